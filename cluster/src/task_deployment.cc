@@ -1,0 +1,94 @@
+#include "brook/cluster/task_deployment.h"
+
+#include <map>
+#include <string>
+
+#include "brook/runtime/check.h"
+
+namespace brook {
+
+std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& vertex,
+                                          int subtask, ChannelDirectory& channels,
+                                          const DeploymentOptions& options) {
+  const std::string task_name =
+      vertex.name + " (" + std::to_string(subtask + 1) + "/" + std::to_string(vertex.parallelism) + ")";
+  auto task = std::make_unique<StreamTask>(task_name, options.task);
+  const MetricLabels labels = {{"job", job.name()},
+                               {"vertex", std::to_string(vertex.id.value())},
+                               {"subtask", std::to_string(subtask)}};
+  if (options.metrics) task->metrics().RegisterIn(*options.metrics, labels);
+
+  // Instantiate the chain, head first.
+  std::map<int32_t, StreamOperatorBase*> ops;
+  for (NodeId id : vertex.nodes) {
+    const StreamNode& node = job.node(id);
+    RuntimeContext context;
+    context.job_name = job.name();
+    context.task_name = vertex.name;
+    context.operator_name = node.name;
+    context.subtask_index = subtask;
+    context.parallelism = vertex.parallelism;
+    context.max_parallelism = vertex.max_parallelism;
+    context.attempt = options.attempt;
+    context.metrics = options.metrics;
+    context.metric_labels = labels;
+    ops[id.value()] = task->AddOperator(node.factory(), std::move(context));
+  }
+
+  WriterOptions writer_options;
+  writer_options.subtask_index = subtask;
+  writer_options.batch_size = options.batch_size;
+  writer_options.metrics = &task->metrics();
+
+  // Wire each operator's outputs: main output and each side output used by an edge.
+  for (NodeId id : vertex.nodes) {
+    const StreamNode& node = job.node(id);
+    std::map<std::string, std::vector<OutputBase*>> targets;
+    std::map<std::string, std::shared_ptr<const TypeInfo>> types;
+    for (const JobEdge* edge : job.OutputsOf(id)) {
+      types[edge->side_output_tag] = edge->type;
+      auto& outs = targets[edge->side_output_tag];
+      if (edge->chained) {
+        outs.push_back(task->AddOutput(edge->type->MakeChainingOutput(ops.at(edge->target.value()))));
+      } else {
+        WriterOptions wo = writer_options;
+        wo.max_parallelism = job.vertex(edge->target_vertex).max_parallelism;
+        auto out_channels = channels.OutputChannels(*edge, subtask);
+        auto writer = edge->partitioner->MakeWriter(out_channels, wo);
+        outs.push_back(&task->AddWriter(std::move(writer), out_channels)->AsOutput());
+      }
+    }
+    StreamOperatorBase* op = ops.at(id.value());
+    for (auto& [tag, outs] : targets) {
+      OutputBase* output = outs.size() == 1 ? outs[0] : task->AddOutput(types[tag]->MakeFanOut(outs));
+      if (tag.empty()) op->SetMainOutput(output);
+      else op->AddSideOutput(tag, output);
+    }
+    if (!targets.contains("") && node.output_type)
+      op->SetMainOutput(task->AddOutput(node.output_type->MakeDiscardingOutput()));
+  }
+
+  // The input: the source itself, or a gate over every channel arriving at this subtask.
+  const StreamNode& head = job.node(vertex.head());
+  StreamOperatorBase* head_op = ops.at(vertex.head().value());
+  if (head.is_source) {
+    auto* source = dynamic_cast<SourceOperatorBase*>(head_op);
+    BROOK_CHECK(source != nullptr, "a source node must make a source operator");
+    task->SetInput(std::make_unique<SourceInput>(source), {});
+  } else {
+    auto inputs = job.InputsOf(vertex.id);
+    BROOK_CHECK(!inputs.empty(), "a non-source vertex needs inputs");
+    std::vector<ChannelBase*> in_channels;
+    for (const JobEdge* edge : inputs) {
+      auto c = channels.InputChannels(*edge, subtask);
+      in_channels.insert(in_channels.end(), c.begin(), c.end());
+    }
+    const auto& type = inputs.front()->type;
+    OutputBase* head_input = task->AddOutput(type->MakeChainingOutput(head_op));
+    auto gate = type->MakeInputGate(in_channels, head_input, &task->metrics());
+    task->SetInput(std::move(gate), in_channels);
+  }
+  return task;
+}
+
+}  // namespace brook

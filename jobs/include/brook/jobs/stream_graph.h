@@ -1,0 +1,69 @@
+// The logical graph a job's API calls build: one StreamNode per operator, one StreamEdge per
+// connection, before chaining. Node ids are handed out in creation order, and an operator is
+// always created after its inputs, so id order is a topological order.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brook/runtime/ids.h"
+#include "brook/runtime/record_writer.h"
+#include "brook/runtime/stream_operator.h"
+#include "brook/runtime/type_info.h"
+
+namespace brook {
+
+enum class ChainingStrategy {
+  kAlways,    // chain with the predecessor and successors when the edge allows
+  kHead,      // start a new chain here (startNewChain), successors may chain
+  kNever,     // never chain (disableChaining)
+};
+
+using OperatorFactory = std::function<std::unique_ptr<StreamOperatorBase>()>;
+
+struct StreamNode {
+  NodeId id;
+  std::string kind;  // "Source", "Map", "Filter", "Sink", ...
+  std::string name;
+  std::string uid;
+  int parallelism = 0;      // 0: the job's default
+  int max_parallelism = 0;  // 0: the job's default
+  bool is_source = false;
+  ChainingStrategy chaining = ChainingStrategy::kAlways;
+  OperatorFactory factory;
+  std::shared_ptr<const TypeInfo> output_type;  // null for sinks
+};
+
+struct StreamEdge {
+  NodeId source;
+  NodeId target;
+  std::string side_output_tag;  // empty: the main output
+  std::shared_ptr<const TypeInfo> type;
+  std::shared_ptr<const PartitionerFactory> partitioner;  // null: forward or rebalance
+  // Makes the forward/rebalance partitioner for this edge's type when none was chosen.
+  std::function<std::shared_ptr<const PartitionerFactory>(PartitionerFactory::Kind)>
+      default_partitioner;
+};
+
+class StreamGraph {
+ public:
+  StreamNode& AddNode(StreamNode node) {
+    node.id = NodeId(static_cast<int32_t>(nodes_.size()));
+    nodes_.push_back(std::move(node));
+    return nodes_.back();
+  }
+  void AddEdge(StreamEdge edge) { edges_.push_back(std::move(edge)); }
+
+  StreamNode& node(NodeId id) { return nodes_.at(size_t(id.value())); }
+  const StreamNode& node(NodeId id) const { return nodes_.at(size_t(id.value())); }
+  const std::vector<StreamNode>& nodes() const { return nodes_; }
+  const std::vector<StreamEdge>& edges() const { return edges_; }
+
+ private:
+  std::vector<StreamNode> nodes_;
+  std::vector<StreamEdge> edges_;
+};
+
+}  // namespace brook

@@ -1,0 +1,114 @@
+// Metrics: counters, gauges and histograms, registered under a name and labels in a
+// MetricRegistry (one per process) from which reporters (REST, Prometheus) read.
+//
+// Threading: metric updates are lock-free and may come from any thread; registration and
+// reading the registry take the registry's mutex and are not for the hot path. Tasks update
+// their metrics once per batch, not per record.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace brook {
+
+class Counter {
+ public:
+  void Inc(int64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+// A value set by its owner, or computed on read by a callback (which must be thread-safe).
+class Gauge {
+ public:
+  Gauge() = default;
+  explicit Gauge(std::function<double()> read) : read_(std::move(read)) {}
+  void Set(double v) { value_.store(v, std::memory_order_relaxed); }
+  double value() const { return read_ ? read_() : value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+  std::function<double()> read_;
+};
+
+// A histogram of non-negative values over exponential buckets (powers of two, 0 to 2^40),
+// cheap to record from any thread, with approximate quantiles for reports.
+class Histogram {
+ public:
+  static constexpr int kBuckets = 42;  // bucket i holds values in [2^(i-1), 2^i), bucket 0 holds 0
+
+  void Record(int64_t value);
+  int64_t count() const { return count_.load(std::memory_order_relaxed); }
+  int64_t sum() const { return sum_.load(std::memory_order_relaxed); }
+  int64_t max() const { return max_.load(std::memory_order_relaxed); }
+  // Upper bound of the bucket holding the q-quantile (0 <= q <= 1), capped by max(); 0 if empty.
+  int64_t Quantile(double q) const;
+  // Inclusive upper bound of bucket i and its count, for cumulative exposition.
+  static int64_t BucketUpperBound(int i);
+  int64_t BucketCount(int i) const { return buckets_[i].load(std::memory_order_relaxed); }
+
+ private:
+  std::array<std::atomic<int64_t>, kBuckets> buckets_{};
+  std::atomic<int64_t> count_{0};
+  std::atomic<int64_t> sum_{0};
+  std::atomic<int64_t> max_{0};
+};
+
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
+
+struct MetricEntry {
+  std::string name;
+  MetricLabels labels;
+  std::variant<std::shared_ptr<Counter>, std::shared_ptr<Gauge>, std::shared_ptr<Histogram>>
+      metric;
+};
+
+class MetricRegistry {
+ public:
+  MetricRegistry() = default;
+  MetricRegistry(const MetricRegistry&) = delete;
+  MetricRegistry& operator=(const MetricRegistry&) = delete;
+
+  // Registering the same name and labels twice returns the existing metric.
+  std::shared_ptr<Counter> AddCounter(const std::string& name, const MetricLabels& labels);
+  std::shared_ptr<Gauge> AddGauge(const std::string& name, const MetricLabels& labels,
+                                  std::function<double()> read = {});
+  std::shared_ptr<Histogram> AddHistogram(const std::string& name, const MetricLabels& labels);
+  // Drops every metric whose labels include all of `labels` (a finished task's, say).
+  void RemoveMatching(const MetricLabels& labels);
+  std::vector<MetricEntry> Snapshot() const;
+
+ private:
+  friend struct TaskIoMetrics;
+  template <typename M, typename... Args>
+  std::shared_ptr<M> Add(const std::string& name, const MetricLabels& labels, Args&&... args);
+
+  mutable std::mutex mutex_;
+  std::vector<MetricEntry> entries_;  // guarded by mutex_
+};
+
+// The I/O metrics of one subtask, updated by its thread once per batch and read by reporters.
+struct TaskIoMetrics {
+  std::shared_ptr<Counter> records_in = std::make_shared<Counter>();
+  std::shared_ptr<Counter> records_out = std::make_shared<Counter>();
+  std::shared_ptr<Counter> busy_ns = std::make_shared<Counter>();
+  std::shared_ptr<Counter> idle_ns = std::make_shared<Counter>();
+  std::shared_ptr<Counter> backpressure_ns = std::make_shared<Counter>();
+  std::shared_ptr<Gauge> current_watermark = std::make_shared<Gauge>();
+  std::shared_ptr<Histogram> latency_us = std::make_shared<Histogram>();
+
+  // Registers these metrics in `registry` under `labels` (job, vertex, subtask).
+  void RegisterIn(MetricRegistry& registry, const MetricLabels& labels) const;
+};
+
+}  // namespace brook

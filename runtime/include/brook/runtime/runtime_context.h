@@ -1,0 +1,33 @@
+// What an operator instance knows about where it runs: its names, its subtask index among the
+// parallel instances, and the services of its task (timers, metrics). Handed to operators and
+// to rich user functions in open().
+//
+// Threading: the task thread. Lifetime: owned by the task, valid from open() to close().
+#pragma once
+
+#include <string>
+
+#include "brook/runtime/metrics.h"
+#include "brook/runtime/timer_service.h"
+
+namespace brook {
+
+struct RuntimeContext {
+  std::string job_name;
+  std::string task_name;      // the vertex, e.g. "Source: clicks -> Map"
+  std::string operator_name;  // this operator, e.g. "Map"
+  int subtask_index = 0;
+  int parallelism = 1;
+  int max_parallelism = 128;
+  int attempt = 0;
+  ProcessingTimeService* timers = nullptr;
+  MetricRegistry* metrics = nullptr;
+  MetricLabels metric_labels;  // job, vertex and subtask labels for this operator's metrics
+
+  std::string SubtaskName() const {
+    return operator_name + " (" + std::to_string(subtask_index + 1) + "/" +
+           std::to_string(parallelism) + ")";
+  }
+};
+
+}  // namespace brook

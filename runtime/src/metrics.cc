@@ -1,0 +1,89 @@
+#include "brook/runtime/metrics.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace brook {
+
+void Histogram::Record(int64_t value) {
+  if (value < 0) value = 0;
+  int bucket = value == 0 ? 0 : std::min<int>(kBuckets - 1, std::bit_width(uint64_t(value)));
+  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+  int64_t seen = max_.load(std::memory_order_relaxed);
+  while (value > seen && !max_.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
+int64_t Histogram::BucketUpperBound(int i) { return i == 0 ? 0 : (int64_t{1} << i) - 1; }
+
+int64_t Histogram::Quantile(double q) const {
+  int64_t total = count();
+  if (total == 0) return 0;
+  auto rank = static_cast<int64_t>(q * double(total - 1)) + 1;
+  int64_t seen = 0;
+  for (int i = 0; i < kBuckets; ++i) {
+    seen += BucketCount(i);
+    if (seen >= rank) return std::min(BucketUpperBound(i), max());
+  }
+  return max();
+}
+
+template <typename M, typename... Args>
+std::shared_ptr<M> MetricRegistry::Add(const std::string& name, const MetricLabels& labels,
+                                       Args&&... args) {
+  std::lock_guard lock(mutex_);
+  for (auto& e : entries_) {
+    if (e.name == name && e.labels == labels) {
+      if (auto* existing = std::get_if<std::shared_ptr<M>>(&e.metric)) return *existing;
+    }
+  }
+  auto metric = std::make_shared<M>(std::forward<Args>(args)...);
+  entries_.push_back({name, labels, metric});
+  return metric;
+}
+
+std::shared_ptr<Counter> MetricRegistry::AddCounter(const std::string& name,
+                                                    const MetricLabels& labels) {
+  return Add<Counter>(name, labels);
+}
+
+std::shared_ptr<Gauge> MetricRegistry::AddGauge(const std::string& name,
+                                                const MetricLabels& labels,
+                                                std::function<double()> read) {
+  return Add<Gauge>(name, labels, std::move(read));
+}
+
+std::shared_ptr<Histogram> MetricRegistry::AddHistogram(const std::string& name,
+                                                        const MetricLabels& labels) {
+  return Add<Histogram>(name, labels);
+}
+
+void MetricRegistry::RemoveMatching(const MetricLabels& labels) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(entries_, [&](const MetricEntry& e) {
+    return std::all_of(labels.begin(), labels.end(), [&](const auto& l) {
+      return std::find(e.labels.begin(), e.labels.end(), l) != e.labels.end();
+    });
+  });
+}
+
+std::vector<MetricEntry> MetricRegistry::Snapshot() const {
+  std::lock_guard lock(mutex_);
+  return entries_;
+}
+
+void TaskIoMetrics::RegisterIn(MetricRegistry& registry, const MetricLabels& labels) const {
+  std::lock_guard lock(registry.mutex_);
+  auto add = [&](const char* name, auto metric) { registry.entries_.push_back({name, labels, metric}); };
+  add("numRecordsIn", records_in);
+  add("numRecordsOut", records_out);
+  add("busyTimeNs", busy_ns);
+  add("idleTimeNs", idle_ns);
+  add("backPressuredTimeNs", backpressure_ns);
+  add("currentWatermark", current_watermark);
+  add("latencyUs", latency_us);
+}
+
+}  // namespace brook
