@@ -1,5 +1,6 @@
 #include "brook/jobs/job_graph.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace brook {
@@ -25,8 +26,9 @@ std::string OperatorLabel(const StreamNode& node) {
 JobGraph JobGraph::Build(std::string job_name, const StreamGraph& graph, int parallelism,
                          int max_parallelism) {
   if (parallelism < 1) throw JobGraphError("job parallelism must be at least 1");
-  if (max_parallelism < 1 || max_parallelism > (1 << 15))
-    throw JobGraphError("max parallelism must be in [1, 32768]");
+  if (max_parallelism < 0 || max_parallelism > kMaxMaxParallelism)
+    throw JobGraphError("max parallelism must be in [1, " + std::to_string(kMaxMaxParallelism) +
+                        "]");
   if (graph.nodes().empty()) throw JobGraphError("job '" + job_name + "' has no operators");
 
   JobGraph job;
@@ -34,7 +36,11 @@ JobGraph JobGraph::Build(std::string job_name, const StreamGraph& graph, int par
   job.nodes_ = graph.nodes();
   for (auto& node : job.nodes_) {
     if (node.parallelism == 0) node.parallelism = parallelism;
-    if (node.max_parallelism == 0) node.max_parallelism = std::max(max_parallelism, node.parallelism);
+    if (node.max_parallelism == 0) {
+      // As Flink: an explicit job-wide value, or at least 128 and never below the parallelism.
+      node.max_parallelism =
+          max_parallelism > 0 ? max_parallelism : std::max(kDefaultMaxParallelism, node.parallelism);
+    }
     if (node.parallelism < 1) throw JobGraphError("operator '" + node.name + "': parallelism < 1");
     if (node.parallelism > node.max_parallelism)
       throw JobGraphError("operator '" + node.name + "': parallelism " +

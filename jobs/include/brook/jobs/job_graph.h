@@ -42,9 +42,13 @@ class JobGraphError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+inline constexpr int kDefaultMaxParallelism = 128;
+inline constexpr int kMaxMaxParallelism = 1 << 15;
+
 class JobGraph {
  public:
-  // Chains and validates `graph`; `parallelism` and `max_parallelism` are the job's defaults.
+  // Chains and validates `graph`; `parallelism` and `max_parallelism` are the job's defaults
+  // (max_parallelism 0: per operator, 128 or its parallelism if larger).
   // Throws JobGraphError when the graph cannot run.
   static JobGraph Build(std::string job_name, const StreamGraph& graph, int parallelism,
                         int max_parallelism);

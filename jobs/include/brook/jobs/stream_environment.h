@@ -28,7 +28,8 @@ class StreamEnvironment {
     return *this;
   }
   int getParallelism() const { return parallelism_; }
-  // Number of key groups: the upper bound of any keyed operator's parallelism, ever.
+  // Number of key groups: the upper bound of any keyed operator's parallelism, ever (rescaling
+  // keeps it fixed). Unset, it is 128, or an operator's parallelism if that is larger.
   StreamEnvironment& setMaxParallelism(int max_parallelism) {
     max_parallelism_ = max_parallelism;
     return *this;
@@ -83,7 +84,7 @@ class StreamEnvironment {
  private:
   StreamGraph graph_;
   int parallelism_ = 1;
-  int max_parallelism_ = 128;
+  int max_parallelism_ = 0;  // 0: chosen per operator, see JobGraph::Build
 };
 
 inline StreamGraph& GraphOf(StreamEnvironment& env) { return env.graph(); }
