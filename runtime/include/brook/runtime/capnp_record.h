@@ -21,6 +21,11 @@
 // mutation needs exclusive access.
 #pragma once
 
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
@@ -29,11 +34,6 @@
 #include <span>
 #include <string>
 #include <utility>
-
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <kj/array.h>
-#include <kj/exception.h>
 
 #include "brook/runtime/serde.h"
 
@@ -56,8 +56,7 @@ class CapnpRecord {
   CapnpRecord& operator=(CapnpRecord&&) noexcept = default;
 
   // Builds a record: `fill` receives the root S::Builder of a fresh message and sets its fields.
-  template <typename F>
-    requires std::invocable<F&, typename S::Builder>
+  template <std::invocable<typename S::Builder> F>
   static CapnpRecord Build(F&& fill) {
     capnp::MallocMessageBuilder message;
     fill(message.initRoot<S>());
@@ -127,7 +126,8 @@ class CapnpRecord {
 
   static kj::Array<capnp::word> CopyWords(const kj::Array<capnp::word>& words) {
     auto copy = kj::heapArray<capnp::word>(words.size());
-    if (words.size() > 0) std::memcpy(copy.begin(), words.begin(), words.size() * sizeof(capnp::word));
+    if (words.size() > 0)
+      std::memcpy(copy.begin(), words.begin(), words.size() * sizeof(capnp::word));
     return copy;
   }
 
@@ -137,7 +137,8 @@ class CapnpRecord {
     const uint64_t segment_words = root.totalSize().wordCount + 1;  // + the root pointer
     if (segment_words > UINT32_MAX) throw SerdeError("brook::CapnpRecord: message too large");
     auto words = kj::heapArray<capnp::word>(kSegmentTableWords + segment_words);
-    std::memset(words.begin(), 0, words.size() * sizeof(capnp::word));  // copyToUnchecked wants zeros
+    // copyToUnchecked requires a zeroed buffer.
+    std::memset(words.begin(), 0, words.size() * sizeof(capnp::word));
     const uint32_t table[2] = {0, static_cast<uint32_t>(segment_words)};
     std::memcpy(words.begin(), table, sizeof(table));
     capnp::copyToUnchecked(root, words.slice(kSegmentTableWords, words.size()));

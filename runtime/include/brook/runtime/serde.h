@@ -10,8 +10,8 @@
 //      unsigned)`: a headerless binary archive, length-prefixed;
 //   4. std::string: length, then bytes;
 //   5. std::vector, deque, list, set, map, unordered_set, unordered_map: element count, then the
-//      elements (map entries as key then value). A vector whose elements are raw bytes (6 below)
-//      is one memcpy;
+//      elements (map entries as key then value). A vector whose elements are raw bytes (7 and 8
+//      below) is one memcpy;
 //   6. std::optional (a 0/1 byte, then the value), std::pair and std::tuple (the members in
 //      order), std::array (the elements, no length);
 //   7. enums (as their underlying type), arithmetic types (their bytes), bool (one 0/1 byte);
@@ -76,6 +76,15 @@ static_assert(std::endian::native == std::endian::little,
               "brook::Serde writes fixed-size values in host byte order and assumes a "
               "little-endian host");
 
+namespace detail {
+template <typename T>
+concept TriviallyCopyable = std::is_trivially_copyable_v<T>;
+template <typename T>
+concept ArithmeticNotBool = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
+template <typename T>
+concept Enum = std::is_enum_v<T>;
+}  // namespace detail
+
 // Thrown when input cannot be decoded: truncated, corrupt, or exceeding a sanity limit.
 class SerdeError : public std::runtime_error {
  public:
@@ -100,8 +109,7 @@ class BufferWriter {
   }
 
   // Writes the object bytes of `value`.
-  template <typename T>
-    requires std::is_trivially_copyable_v<T>
+  template <detail::TriviallyCopyable T>
   void Write(const T& value) {
     WriteBytes(&value, sizeof(T));
   }
@@ -163,8 +171,7 @@ class BufferReader {
   }
 
   // Reads the object bytes of a T.
-  template <typename T>
-    requires std::is_trivially_copyable_v<T>
+  template <detail::TriviallyCopyable T>
   T Read() {
     std::array<std::byte, sizeof(T)> bytes;
     ReadBytes(bytes.data(), sizeof(T));
@@ -293,8 +300,9 @@ template <typename T>
 inline constexpr bool kIsExcludedStdType<std::reference_wrapper<T>> = true;
 
 template <typename T>
-concept RawBytesClass = std::is_class_v<T> && std::is_trivially_copyable_v<T> &&
-                        !HasBoostSerializeMember<T> && !kIsExcludedStdType<T>;
+concept RawBytesClass =
+    std::is_class_v<T> && std::is_trivially_copyable_v<T> && !HasBoostSerializeMember<T> &&
+    !kIsExcludedStdType<T>;
 
 template <typename T>
 concept Element = Serializable<T> && std::default_initializable<T>;
@@ -340,8 +348,7 @@ namespace detail {
 
 // --- Scalars -----------------------------------------------------------------------------
 
-template <typename T>
-  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+template <ArithmeticNotBool T>
 struct BuiltinSerde<T> {
   static constexpr bool kRawBytes = true;
   static constexpr size_t kMinEncodedSize = sizeof(T);
@@ -362,8 +369,7 @@ struct BuiltinSerde<bool> {
 };
 
 // Encoded as the underlying type's built-in encoding, whatever Serde<underlying> says.
-template <typename T>
-  requires std::is_enum_v<T>
+template <Enum T>
 struct BuiltinSerde<T> {
   using Underlying = std::underlying_type_t<T>;
   static constexpr bool kRawBytes = !std::is_same_v<Underlying, bool>;
@@ -447,12 +453,10 @@ struct ContainerSerde {
 };
 
 template <typename C>
-using SequenceSerde =
-    ContainerSerde<C, typename C::value_type, Serde<typename C::value_type>>;
+using SequenceSerde = ContainerSerde<C, typename C::value_type, Serde<typename C::value_type>>;
 template <typename C>
-using MapSerde = ContainerSerde<
-    C, std::pair<typename C::key_type, typename C::mapped_type>,
-    MapEntrySerde<typename C::key_type, typename C::mapped_type>>;
+using MapSerde = ContainerSerde<C, std::pair<typename C::key_type, typename C::mapped_type>,
+                                MapEntrySerde<typename C::key_type, typename C::mapped_type>>;
 
 // Vectors of raw-bytes elements are one memcpy each way.
 template <Element T, typename A>
@@ -530,11 +534,11 @@ template <Serializable... Ts>
 struct BuiltinSerde<std::tuple<Ts...>> {
   static constexpr size_t kMinEncodedSize = (size_t{0} + ... + MinEncodedSize<Ts>());
   static void Write(BufferWriter& w, const std::tuple<Ts...>& t) {
-    std::apply([&w](const Ts&... members) { (Serde<Ts>::Write(w, members), ...); }, t);
+    std::apply([&](const Ts&... members) { (Serde<Ts>::Write(w, members), ...); }, t);
   }
   static void Read(BufferReader& r, std::tuple<Ts...>& out) {
     // A comma fold evaluates left to right, so members are read in order.
-    std::apply([&r](Ts&... members) { (Serde<Ts>::Read(r, members), ...); }, out);
+    std::apply([&](Ts&... members) { (Serde<Ts>::Read(r, members), ...); }, out);
   }
 };
 
@@ -570,8 +574,7 @@ std::vector<std::byte> Serialize(const T& value) {
 }
 
 // Decodes the next T from `reader`.
-template <Serializable T>
-  requires std::default_initializable<T>
+template <detail::Element T>
 T Deserialize(BufferReader& reader) {
   T value{};
   Serde<T>::Read(reader, value);
@@ -579,8 +582,7 @@ T Deserialize(BufferReader& reader) {
 }
 
 // Decodes one T that must span all of `bytes`: trailing bytes throw SerdeError.
-template <Serializable T>
-  requires std::default_initializable<T>
+template <detail::Element T>
 T Deserialize(std::span<const std::byte> bytes) {
   BufferReader reader(bytes);
   T value = Deserialize<T>(reader);

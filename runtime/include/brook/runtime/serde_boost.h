@@ -11,6 +11,12 @@
 // Threading: archives and stream buffers are created per call and used by one thread.
 #pragma once
 
+#include <boost/archive/basic_archive.hpp>
+#include <boost/archive/binary_iarchive_impl.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/archive/detail/register_archive.hpp>
+#include <boost/serialization/array_wrapper.hpp>
+#include <boost/serialization/collection_size_type.hpp>
 #include <cstddef>
 #include <span>
 #include <stdexcept>
@@ -18,13 +24,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include <boost/archive/basic_archive.hpp>
-#include <boost/archive/binary_iarchive_impl.hpp>
-#include <boost/archive/binary_oarchive.hpp>
-#include <boost/archive/detail/register_archive.hpp>
-#include <boost/serialization/array_wrapper.hpp>
-#include <boost/serialization/collection_size_type.hpp>
 
 namespace brook::detail {
 
@@ -153,12 +152,11 @@ class BoundedBinaryIArchive final : public BoundedBinaryIArchiveBase {
 // with both archives Serde uses. (A private serialize() befriending boost::serialization::access
 // is not visible here; see brook::BoostSerde in serde.h for how to opt such a type in.)
 template <typename T>
-concept HasBoostSerializeMember =
-    std::is_class_v<T> &&
+concept HasBoostSerializeMember = std::is_class_v<T> &&
     requires(T& value, boost::archive::binary_oarchive& out, BoundedBinaryIArchive& in) {
-      value.serialize(out, 0u);
-      value.serialize(in, 0u);
-    };
+  value.serialize(out, 0u);
+  value.serialize(in, 0u);
+};
 
 }  // namespace brook::detail
 
