@@ -1,5 +1,7 @@
 #include "brook/cluster/mini_cluster.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <thread>
@@ -37,6 +39,9 @@ class LocalJob final : public RunningJob, private ChannelDirectory {
     deployment.task.buffer_timeout = options_.buffer_timeout;
     deployment.batch_size = options_.batch_size;
     deployment.metrics = metrics_;
+    static std::atomic<uint64_t> next_job{0};
+    deployment.job_id = graph_.name() + "-" + std::to_string(::getpid()) + "-" +
+                        std::to_string(next_job.fetch_add(1));
     try {
       CreateChannels();
       for (const auto& vertex : graph_.vertices())

@@ -32,6 +32,10 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
     context.attempt = options.attempt;
     context.metrics = options.metrics;
     context.metric_labels = labels;
+    context.state_backend = job.config().state_backend;
+    context.state_scope = (options.job_id.empty() ? job.name() : options.job_id) + "/op" +
+                          std::to_string(id.value()) + "-" + std::to_string(subtask) + "-a" +
+                          std::to_string(options.attempt);
     ops[id.value()] = task->AddOperator(node.factory(), std::move(context));
   }
 
@@ -76,17 +80,31 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
     BROOK_CHECK(source != nullptr, "a source node must make a source operator");
     task->SetInput(std::make_unique<SourceInput>(source), {});
   } else {
+    // One gate per input of the head operator (two for connect and joins).
     auto inputs = job.InputsOf(vertex.id);
     BROOK_CHECK(!inputs.empty(), "a non-source vertex needs inputs");
-    std::vector<ChannelBase*> in_channels;
-    for (const JobEdge* edge : inputs) {
-      auto c = channels.InputChannels(*edge, subtask);
-      in_channels.insert(in_channels.end(), c.begin(), c.end());
+    std::vector<ChannelBase*> all_channels;
+    std::vector<std::unique_ptr<TaskInput>> gates;
+    for (int index = 0; index < 2; ++index) {
+      std::vector<ChannelBase*> in_channels;
+      std::shared_ptr<const TypeInfo> type;
+      for (const JobEdge* edge : inputs) {
+        if (edge->input_index != index) continue;
+        type = edge->type;
+        auto c = channels.InputChannels(*edge, subtask);
+        in_channels.insert(in_channels.end(), c.begin(), c.end());
+      }
+      if (!type) continue;
+      OutputBase* head_input = task->AddOutput(type->MakeChainingOutput(head_op, index));
+      gates.push_back(type->MakeInputGate(in_channels, head_input, &task->metrics()));
+      all_channels.insert(all_channels.end(), in_channels.begin(), in_channels.end());
     }
-    const auto& type = inputs.front()->type;
-    OutputBase* head_input = task->AddOutput(type->MakeChainingOutput(head_op));
-    auto gate = type->MakeInputGate(in_channels, head_input, &task->metrics());
-    task->SetInput(std::move(gate), in_channels);
+    if (gates.size() == 1) {
+      task->SetInput(std::move(gates[0]), all_channels);
+    } else {
+      task->SetInput(std::make_unique<TwoGateInput>(std::move(gates[0]), std::move(gates[1])),
+                     all_channels);
+    }
   }
   return task;
 }

@@ -24,7 +24,7 @@ std::string OperatorLabel(const StreamNode& node) {
 }  // namespace
 
 JobGraph JobGraph::Build(std::string job_name, const StreamGraph& graph, int parallelism,
-                         int max_parallelism) {
+                         int max_parallelism, JobConfig config) {
   if (parallelism < 1) throw JobGraphError("job parallelism must be at least 1");
   if (max_parallelism < 0 || max_parallelism > kMaxMaxParallelism)
     throw JobGraphError("max parallelism must be in [1, " + std::to_string(kMaxMaxParallelism) +
@@ -33,6 +33,7 @@ JobGraph JobGraph::Build(std::string job_name, const StreamGraph& graph, int par
 
   JobGraph job;
   job.name_ = std::move(job_name);
+  job.config_ = std::move(config);
   job.nodes_ = graph.nodes();
   for (auto& node : job.nodes_) {
     if (node.parallelism == 0) node.parallelism = parallelism;
@@ -107,6 +108,7 @@ JobGraph JobGraph::Build(std::string job_name, const StreamGraph& graph, int par
     edge.side_output_tag = e.side_output_tag;
     edge.type = e.type;
     edge.partitioner = e.partitioner;
+    edge.input_index = e.input_index;
     edge.chained = edge.source_vertex == edge.target_vertex;
     job.edges_.push_back(std::move(edge));
   }

@@ -33,6 +33,7 @@ StreamTask::~StreamTask() = default;
 StreamOperatorBase* StreamTask::AddOperator(std::unique_ptr<StreamOperatorBase> op,
                                             RuntimeContext context) {
   context.timers = &timers_;
+  context.mailbox = this;
   contexts_.push_back(std::move(context));
   operators_.push_back(std::move(op));
   return operators_.back().get();
@@ -76,9 +77,11 @@ void StreamTask::Run() {
     // Cancelled while blocked: not a failure.
   } catch (...) {
     CloseChain();
+    mailbox_.Close();
     throw;
   }
   CloseChain();
+  mailbox_.Close();
 }
 
 void StreamTask::RunLoop() {
@@ -86,10 +89,7 @@ void StreamTask::RunLoop() {
   int64_t active_since = SteadyNowNs();
   while (!cancelled()) {
     if (mailbox_.HasMail()) mailbox_.RunAll();
-    if (auto deadline = timers_.NextDeadline();
-        deadline && *deadline <= ProcessingTimeService::Now()) {
-      timers_.FireDue(ProcessingTimeService::Now());
-    }
+    FireDueTimers();
     switch (input_->ProcessNext()) {
       case TaskInput::Status::kMoreAvailable:
         if (!writers_.empty()) {
@@ -113,6 +113,32 @@ void StreamTask::RunLoop() {
         metrics_.idle_ns->Inc(active_since - park_start);
         break;
     }
+  }
+}
+
+void StreamTask::FireDueTimers() {
+  if (auto deadline = timers_.NextDeadline(); deadline) {
+    Timestamp now = ProcessingTimeService::Now();
+    if (*deadline <= now) timers_.FireDue(now);
+  }
+}
+
+void StreamTask::Yield() {
+  while (true) {
+    if (cancelled()) throw TaskCancelled();
+    if (mailbox_.HasMail()) {
+      mailbox_.RunAll();
+      return;
+    }
+    if (auto deadline = timers_.NextDeadline(); deadline && *deadline <= ProcessingTimeService::Now()) {
+      timers_.FireDue(ProcessingTimeService::Now());
+      return;
+    }
+    auto deadline = timers_.NextDeadline();
+    if (deadline)
+      notifier_.WaitUntil(std::chrono::system_clock::time_point(std::chrono::milliseconds(*deadline)));
+    else
+      notifier_.Wait();
   }
 }
 

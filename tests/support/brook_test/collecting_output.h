@@ -19,12 +19,14 @@ class CollectingOutput final : public Output<T> {
     ++batches;
   }
   void EmitWatermark(Watermark wm) override { watermarks.push_back(wm.timestamp); }
+  void EmitWatermarkStatus(WatermarkStatus status) override { statuses.push_back(status.idle); }
   void EmitLatencyMarker(const LatencyMarker&) override { ++latency_markers; }
   void Flush() override { ++flushes; }
 
   std::vector<StreamRecord<T>> records;
   std::vector<T> values;
   std::vector<Timestamp> watermarks;
+  std::vector<bool> statuses;  // true: idle
   int batches = 0;
   int latency_markers = 0;
   int flushes = 0;

@@ -29,6 +29,7 @@ struct DeploymentOptions {
   StreamTaskOptions task;
   size_t batch_size = kDefaultBatchSize;
   MetricRegistry* metrics = nullptr;  // where task metrics are registered, if set
+  std::string job_id;                 // unique per job run: scopes operators' local state
   int attempt = 0;
 };
 

@@ -33,6 +33,7 @@ struct JobEdge {
   std::string side_output_tag;  // empty: main output
   std::shared_ptr<const TypeInfo> type;
   std::shared_ptr<const PartitionerFactory> partitioner;
+  int input_index = 0;
   bool chained = false;
 };
 
@@ -51,7 +52,9 @@ class JobGraph {
   // (max_parallelism 0: per operator, 128 or its parallelism if larger).
   // Throws JobGraphError when the graph cannot run.
   static JobGraph Build(std::string job_name, const StreamGraph& graph, int parallelism,
-                        int max_parallelism);
+                        int max_parallelism, JobConfig config = {});
+
+  const JobConfig& config() const { return config_; }
 
   const std::string& name() const { return name_; }
   const std::vector<StreamNode>& nodes() const { return nodes_; }
@@ -71,6 +74,7 @@ class JobGraph {
 
  private:
   std::string name_;
+  JobConfig config_;
   std::vector<StreamNode> nodes_;
   std::vector<JobVertex> vertices_;
   std::vector<JobEdge> edges_;

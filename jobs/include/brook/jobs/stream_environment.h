@@ -36,6 +36,17 @@ class StreamEnvironment {
   }
   int getMaxParallelism() const { return max_parallelism_; }
 
+  // Where keyed state lives: in memory (the default) or in LMDB under a working directory.
+  StreamEnvironment& setStateBackend(StateBackendConfig config) {
+    config_.state_backend = std::move(config);
+    return *this;
+  }
+  StreamEnvironment& setAutoWatermarkInterval(int64_t interval_ms) {
+    config_.auto_watermark_interval_ms = interval_ms;
+    return *this;
+  }
+  const JobConfig& getConfig() const { return config_; }
+
   // Record i is fn(i) for i in [0, options.count): deterministic and replayable.
   // `timestamp_of(record)` gives the event time when set.
   template <typename F>
@@ -76,13 +87,14 @@ class StreamEnvironment {
 
   // Chains and validates what was built so far. Throws JobGraphError if it cannot run.
   JobGraph BuildJobGraph(std::string job_name) const {
-    return JobGraph::Build(std::move(job_name), graph_, parallelism_, max_parallelism_);
+    return JobGraph::Build(std::move(job_name), graph_, parallelism_, max_parallelism_, config_);
   }
 
   StreamGraph& graph() { return graph_; }
 
  private:
   StreamGraph graph_;
+  JobConfig config_;
   int parallelism_ = 1;
   int max_parallelism_ = 0;  // 0: chosen per operator, see JobGraph::Build
 };

@@ -10,6 +10,7 @@
 
 #include "brook/runtime/ids.h"
 #include "brook/runtime/record_writer.h"
+#include "brook/runtime/state/keyed_state_backend.h"
 #include "brook/runtime/stream_operator.h"
 #include "brook/runtime/type_info.h"
 
@@ -45,6 +46,15 @@ struct StreamEdge {
   // Makes the forward/rebalance partitioner for this edge's type when none was chosen.
   std::function<std::shared_ptr<const PartitionerFactory>(PartitionerFactory::Kind)>
       default_partitioner;
+  int input_index = 0;  // which input of the target: 0, or 1 for the second of a two-input operator
+};
+
+// Job-wide settings that travel with the graph to every task.
+struct JobConfig {
+  StateBackendConfig state_backend;
+  // How often watermark assigners emit watermarks when records keep coming (Flink's
+  // autoWatermarkInterval); an assigner also emits when its input goes quiet.
+  int64_t auto_watermark_interval_ms = 200;
 };
 
 class StreamGraph {

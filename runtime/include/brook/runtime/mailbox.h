@@ -65,4 +65,17 @@ class TaskMailbox {
   std::atomic<size_t> pending_{0};
 };
 
+// What operators see of their task's mailbox: a way to run code on the task thread from any
+// thread (an async I/O completion, say), and to wait for such code without blocking the task's
+// other duties (timers keep firing).
+class MailboxExecutor {
+ public:
+  virtual ~MailboxExecutor() = default;
+  // Any thread. Returns false if the task has ended and will run no more mail.
+  virtual bool Execute(TaskMailbox::Mail mail) = 0;
+  // Task thread only: blocks until mail arrives or a processing-time timer is due, and runs
+  // them. Throws TaskCancelled if the task is cancelled meanwhile.
+  virtual void Yield() = 0;
+};
+
 }  // namespace brook

@@ -18,6 +18,7 @@ class OutputBase {
  public:
   virtual ~OutputBase() = default;
   virtual void EmitWatermark(Watermark watermark) = 0;
+  virtual void EmitWatermarkStatus(WatermarkStatus status) = 0;
   virtual void EmitLatencyMarker(const LatencyMarker& marker) = 0;
   // Hands partially filled buffers downstream: called before the task parks, before a barrier
   // and at end of input, so that batching never holds records back from an idle consumer.
@@ -83,6 +84,9 @@ class FanOutOutput final : public Output<T> {
   void EmitWatermark(Watermark wm) override {
     for (auto* o : outputs_) o->EmitWatermark(wm);
   }
+  void EmitWatermarkStatus(WatermarkStatus status) override {
+    for (auto* o : outputs_) o->EmitWatermarkStatus(status);
+  }
   void EmitLatencyMarker(const LatencyMarker& m) override {
     for (auto* o : outputs_) o->EmitLatencyMarker(m);
   }
@@ -101,6 +105,7 @@ class DiscardingOutput final : public Output<T> {
  public:
   void Push(RecordBatch<T>&) override {}
   void EmitWatermark(Watermark) override {}
+  void EmitWatermarkStatus(WatermarkStatus) override {}
   void EmitLatencyMarker(const LatencyMarker&) override {}
   void Flush() override {}
 };

@@ -57,6 +57,7 @@ class RecordWriter : public Output<T>, public RecordWriterBase {
   }
 
   void EmitWatermark(Watermark wm) override { BroadcastEvent(wm); }
+  void EmitWatermarkStatus(WatermarkStatus status) override { BroadcastEvent(status); }
 
   void EmitLatencyMarker(const LatencyMarker& marker) override {
     // One channel is enough to measure; rotate so every path is measured over time.

@@ -7,7 +7,9 @@
 
 #include <string>
 
+#include "brook/runtime/mailbox.h"
 #include "brook/runtime/metrics.h"
+#include "brook/runtime/state/keyed_state_backend.h"
 #include "brook/runtime/timer_service.h"
 
 namespace brook {
@@ -21,7 +23,11 @@ struct RuntimeContext {
   int max_parallelism = 128;
   int attempt = 0;
   ProcessingTimeService* timers = nullptr;
+  MailboxExecutor* mailbox = nullptr;
   MetricRegistry* metrics = nullptr;
+  StateBackendConfig state_backend;
+  // Unique per operator instance of a job: names its state (the LMDB environment directory).
+  std::string state_scope;
   MetricLabels metric_labels;  // job, vertex and subtask labels for this operator's metrics
 
   std::string SubtaskName() const {

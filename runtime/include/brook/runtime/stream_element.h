@@ -65,11 +65,19 @@ struct LatencyMarker {
   bool operator==(const LatencyMarker&) const = default;
 };
 
+// An input that has no data for a while is idle: it no longer holds back the watermark of the
+// operators downstream until it becomes active again (Flink's WatermarkStatus).
+struct WatermarkStatus {
+  bool idle = false;
+  bool operator==(const WatermarkStatus&) const = default;
+};
+
 // The producer of this channel will send nothing more.
 struct EndOfPartition {
   bool operator==(const EndOfPartition&) const = default;
 };
 
-using StreamEvent = std::variant<Watermark, CheckpointBarrier, LatencyMarker, EndOfPartition>;
+using StreamEvent =
+    std::variant<Watermark, WatermarkStatus, CheckpointBarrier, LatencyMarker, EndOfPartition>;
 
 }  // namespace brook

@@ -11,7 +11,9 @@
 // Threading: every method on the task thread.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -44,6 +46,10 @@ class StreamOperatorBase {
   virtual void Open(RuntimeContext& context) { context_ = &context; }
   // Default: forward the watermark to every output, side outputs included.
   virtual void ProcessWatermark(Watermark watermark) { EmitWatermarkToAll(watermark); }
+  virtual void ProcessWatermarkStatus(WatermarkStatus status) {
+    if (main_output_) main_output_->EmitWatermarkStatus(status);
+    for (auto& [tag, output] : side_outputs_) output->EmitWatermarkStatus(status);
+  }
   virtual void ProcessLatencyMarker(const LatencyMarker& marker) {
     if (main_output_) main_output_->EmitLatencyMarker(marker);
   }
@@ -93,6 +99,92 @@ class OneInputOperator : public StreamOperatorBase {
   using InputType = In;
   // Takes the records of `batch` (may move from them); the caller clears it afterwards.
   virtual void ProcessBatch(RecordBatch<In>& batch) = 0;
+};
+
+// The inputs of an operator with two inputs (connect, joins), each fed by its own gate.
+template <typename In>
+class FirstInput {
+ public:
+  virtual ~FirstInput() = default;
+  virtual void ProcessBatch1(RecordBatch<In>& batch) = 0;
+};
+template <typename In>
+class SecondInput {
+ public:
+  virtual ~SecondInput() = default;
+  virtual void ProcessBatch2(RecordBatch<In>& batch) = 0;
+};
+
+// The part of a two-input operator that does not depend on its input types: its event time
+// is the minimum of the two inputs' watermarks (an idle input does not count), handed to
+// ProcessWatermark() whenever it advances.
+class TwoInputOperatorBase : public StreamOperatorBase {
+ public:
+  // input: 0 or 1.
+  void ProcessInputWatermark(int input, Watermark watermark) {
+    input_watermarks_[input] = std::max(input_watermarks_[input], watermark.timestamp);
+    CombineWatermarks();
+  }
+  void ProcessInputWatermarkStatus(int input, WatermarkStatus status) {
+    input_idle_[input] = status.idle;
+    CombineWatermarks();
+  }
+  Timestamp combined_watermark() const { return combined_; }
+
+ private:
+  void CombineWatermarks() {
+    Timestamp min = kMaxWatermark;
+    bool any_active = false;
+    for (int i = 0; i < 2; ++i) {
+      if (input_idle_[i]) continue;
+      any_active = true;
+      min = std::min(min, input_watermarks_[i]);
+    }
+    if (!any_active || min <= combined_) return;
+    combined_ = min;
+    ProcessWatermark(Watermark{min});
+  }
+
+  Timestamp input_watermarks_[2] = {kMinWatermark, kMinWatermark};
+  bool input_idle_[2] = {false, false};
+  Timestamp combined_ = kMinWatermark;
+};
+
+// An operator with two inputs of types In1 and In2 (connect, joins), each fed by its own gate.
+template <typename In1, typename In2>
+class TwoInputOperator : public TwoInputOperatorBase,
+                         public FirstInput<In1>,
+                         public SecondInput<In2> {
+ public:
+  using FirstType = In1;
+  using SecondType = In2;
+};
+
+// The output leading into input `Index` (0 or 1) of a two-input operator.
+template <typename T, int Index>
+class TwoInputChainingOutput final : public Output<T> {
+ public:
+  using Input = std::conditional_t<Index == 0, FirstInput<T>, SecondInput<T>>;
+  TwoInputChainingOutput(TwoInputOperatorBase* op, Input* input) : op_(op), input_(input) {}
+
+  void Push(RecordBatch<T>& batch) override {
+    AttributeFailures(*op_, [&] {
+      if constexpr (Index == 0) input_->ProcessBatch1(batch);
+      else input_->ProcessBatch2(batch);
+    });
+  }
+  void EmitWatermark(Watermark wm) override {
+    AttributeFailures(*op_, [&] { op_->ProcessInputWatermark(Index, wm); });
+  }
+  void EmitWatermarkStatus(WatermarkStatus status) override {
+    AttributeFailures(*op_, [&] { op_->ProcessInputWatermarkStatus(Index, status); });
+  }
+  void EmitLatencyMarker(const LatencyMarker& m) override { op_->ProcessLatencyMarker(m); }
+  void Flush() override {}
+
+ private:
+  TwoInputOperatorBase* op_;
+  Input* input_;
 };
 
 // What a source reports after each EmitNext().
@@ -155,6 +247,9 @@ class ChainingOutput final : public Output<T> {
   }
   void EmitWatermark(Watermark wm) override {
     AttributeFailures(*target_, [&] { target_->ProcessWatermark(wm); });
+  }
+  void EmitWatermarkStatus(WatermarkStatus status) override {
+    AttributeFailures(*target_, [&] { target_->ProcessWatermarkStatus(status); });
   }
   void EmitLatencyMarker(const LatencyMarker& m) override { target_->ProcessLatencyMarker(m); }
   void Flush() override {}  // the chain is flushed through its writers

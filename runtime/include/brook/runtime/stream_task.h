@@ -38,7 +38,7 @@ struct StreamTaskOptions {
   std::chrono::milliseconds buffer_timeout{100};
 };
 
-class StreamTask {
+class StreamTask final : private MailboxExecutor {
  public:
   StreamTask(std::string task_name, StreamTaskOptions options = {});
   StreamTask(const StreamTask&) = delete;
@@ -65,7 +65,10 @@ class StreamTask {
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
 
  private:
+  bool Execute(TaskMailbox::Mail mail) override { return mailbox_.Put(std::move(mail)); }
+  void Yield() override;
   void RunLoop();
+  void FireDueTimers();
   void Park();
   void FlushWriters();
   void FinishChain();

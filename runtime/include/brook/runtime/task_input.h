@@ -1,7 +1,8 @@
 // The input side of a task, driven by the task loop one step at a time:
 // - InputGate<T> reads the channels from the upstream subtasks, round-robin, and hands batches
 //   and events to the head of the operator chain. The watermark it forwards is the minimum
-//   over its channels; a channel that ended no longer holds it back.
+//   over its active channels: a channel that ended or went idle no longer holds it back. When
+//   every open channel is idle, the gate forwards "idle" itself; it never moves backwards.
 // - SourceInput asks the source operator at the head of the chain for its next batch.
 //
 // Threading: the task thread.
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -43,7 +45,8 @@ class InputGate final : public TaskInput {
         head_(head),
         metrics_(metrics),
         channel_watermarks_(channels_.size(), kMinWatermark),
-        ended_(channels_.size(), false) {
+        ended_(channels_.size(), false),
+        idle_(channels_.size(), false) {
     BROOK_CHECK(!channels_.empty(), "an input gate needs at least one channel");
   }
 
@@ -78,6 +81,9 @@ class InputGate final : public TaskInput {
     if (auto* wm = std::get_if<Watermark>(&event)) {
       channel_watermarks_[c] = std::max(channel_watermarks_[c], wm->timestamp);
       AdvanceWatermark();
+    } else if (auto* status = std::get_if<WatermarkStatus>(&event)) {
+      idle_[c] = status->idle;
+      AdvanceWatermark();
     } else if (auto* marker = std::get_if<LatencyMarker>(&event)) {
       head_->EmitLatencyMarker(*marker);
     } else if (auto* barrier = std::get_if<CheckpointBarrier>(&event)) {
@@ -91,14 +97,29 @@ class InputGate final : public TaskInput {
 
   void AdvanceWatermark() {
     Timestamp min = kMaxWatermark;
+    bool any_active = false;
     bool any_open = false;
     for (size_t c = 0; c < channels_.size(); ++c) {
       if (ended_[c]) continue;
       any_open = true;
+      if (idle_[c]) continue;
+      any_active = true;
       min = std::min(min, channel_watermarks_[c]);
     }
-    // When every channel has ended, their final watermarks were already forwarded.
-    if (!any_open || min <= current_watermark_) return;
+    if (!any_active) {
+      // All open channels idle: downstream must not wait for us. (All ended: their final
+      // watermarks were forwarded already.)
+      if (any_open && !idle_status_) {
+        idle_status_ = true;
+        head_->EmitWatermarkStatus(WatermarkStatus{true});
+      }
+      return;
+    }
+    if (idle_status_) {
+      idle_status_ = false;
+      head_->EmitWatermarkStatus(WatermarkStatus{false});
+    }
+    if (min <= current_watermark_) return;
     current_watermark_ = min;
     if (metrics_) metrics_->current_watermark->Set(double(min));
     head_->EmitWatermark(Watermark{min});
@@ -109,11 +130,44 @@ class InputGate final : public TaskInput {
   TaskIoMetrics* metrics_;
   std::vector<Timestamp> channel_watermarks_;
   std::vector<bool> ended_;
+  std::vector<bool> idle_;
+  bool idle_status_ = false;  // whether "idle" was forwarded last
   size_t ended_count_ = 0;
   size_t next_channel_ = 0;
   Timestamp current_watermark_ = kMinWatermark;
   ChannelElement<T> element_;
   BarrierHandler barrier_handler_;
+};
+
+// Reads two gates (the inputs of a two-input operator) alternately, so neither starves.
+class TwoGateInput final : public TaskInput {
+ public:
+  TwoGateInput(std::unique_ptr<TaskInput> first, std::unique_ptr<TaskInput> second) {
+    gates_[0] = std::move(first);
+    gates_[1] = std::move(second);
+  }
+
+  Status ProcessNext() override {
+    for (int k = 0; k < 2; ++k) {
+      int g = (next_ + k) % 2;
+      if (ended_[g]) continue;
+      Status status = gates_[g]->ProcessNext();
+      if (status == Status::kEndOfInput) {
+        ended_[g] = true;
+        continue;
+      }
+      if (status == Status::kMoreAvailable) {
+        next_ = 1 - g;
+        return status;
+      }
+    }
+    return ended_[0] && ended_[1] ? Status::kEndOfInput : Status::kNothingAvailable;
+  }
+
+ private:
+  std::unique_ptr<TaskInput> gates_[2];
+  bool ended_[2] = {false, false};
+  int next_ = 0;
 };
 
 // Drives the source operator at the head of a chain. At the end of a bounded source it emits

@@ -22,8 +22,10 @@ class TypeInfo {
  public:
   virtual ~TypeInfo() = default;
   virtual std::string name() const = 0;
-  // An output feeding `target`, which must be a OneInputOperator of this type.
-  virtual std::unique_ptr<OutputBase> MakeChainingOutput(StreamOperatorBase* target) const = 0;
+  // An output feeding input `input` of `target`: a OneInputOperator of this type (input 0), or
+  // a TwoInputOperator taking this type as its first (0) or second (1) input.
+  virtual std::unique_ptr<OutputBase> MakeChainingOutput(StreamOperatorBase* target,
+                                                         int input = 0) const = 0;
   virtual std::unique_ptr<OutputBase> MakeFanOut(const std::vector<OutputBase*>& outputs) const = 0;
   virtual std::unique_ptr<OutputBase> MakeDiscardingOutput() const = 0;
   virtual std::unique_ptr<ChannelBase> MakeLocalChannel(size_t capacity,
@@ -39,9 +41,20 @@ class TypeInfoOf final : public TypeInfo {
  public:
   std::string name() const override { return Demangle(typeid(T).name()); }
 
-  std::unique_ptr<OutputBase> MakeChainingOutput(StreamOperatorBase* target) const override {
+  std::unique_ptr<OutputBase> MakeChainingOutput(StreamOperatorBase* target,
+                                                 int input) const override {
+    if (auto* two = dynamic_cast<TwoInputOperatorBase*>(target)) {
+      if (input == 0) {
+        auto* first = dynamic_cast<FirstInput<T>*>(target);
+        BROOK_CHECK(first != nullptr, "first input of a two-input operator has another type");
+        return std::make_unique<TwoInputChainingOutput<T, 0>>(two, first);
+      }
+      auto* second = dynamic_cast<SecondInput<T>*>(target);
+      BROOK_CHECK(second != nullptr, "second input of a two-input operator has another type");
+      return std::make_unique<TwoInputChainingOutput<T, 1>>(two, second);
+    }
     auto* typed = dynamic_cast<OneInputOperator<T>*>(target);
-    BROOK_CHECK(typed != nullptr, "chained operator does not take this record type");
+    BROOK_CHECK(typed != nullptr && input == 0, "chained operator does not take this record type");
     return std::make_unique<ChainingOutput<T>>(typed);
   }
 

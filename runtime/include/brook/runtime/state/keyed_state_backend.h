@@ -1,0 +1,143 @@
+// KeyedStateBackend<K>: where one keyed operator subtask keeps its state. It holds the current
+// key (set by the operator before each record or timer) and creates the typed states that
+// descriptors declare, once per name. Two implementations behind this one interface:
+//
+// - in-memory (HeapKeyedStateBackend): hash maps of objects, fastest; snapshots serialize.
+// - LMDB (LmdbKeyedStateBackend): one LMDB environment per subtask under a working directory;
+//   state larger than memory works, and an MVCC read transaction is a consistent snapshot.
+//
+// Entries are partitioned by key group (hash(key) % max_parallelism); a subtask only holds the
+// key groups of its KeyGroupRange, which is what lets state move when parallelism changes.
+//
+// Threading: the task thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "brook/runtime/check.h"
+#include "brook/runtime/ids.h"
+#include "brook/runtime/key_groups.h"
+#include "brook/runtime/state/keyed_state.h"
+#include "brook/runtime/state/state_descriptor.h"
+#include "brook/runtime/timer_service.h"
+
+namespace brook {
+
+enum class StateBackendKind { kMemory, kLmdb };
+
+struct StateBackendConfig {
+  StateBackendKind kind = StateBackendKind::kMemory;
+  // LMDB: environments live in <lmdb_directory>/<environment name>/ (one per subtask).
+  std::string lmdb_directory = "/tmp/brook-state";
+  size_t lmdb_map_size = size_t{64} << 30;  // address space reserved, not memory used
+};
+
+// One entry of keyed state in the portable snapshot format that both backends write and read,
+// so a snapshot taken from one backend restores into the other and can be split by key group.
+//   key:   Serde<K>(key), namespace (8 bytes big-endian with the sign bit flipped, so byte order
+//          is numeric order), and for MapState Serde<UK>(user key);
+//   value: with TTL, the 8-byte little-endian last-access timestamp; then Serde<V>(value) (for
+//          ListState the elements' encodings back to back, without a count).
+// A state must keep its TTL on or off across a restore (the value layout depends on it).
+struct StateEntry {
+  int32_t key_group = 0;
+  std::string state_name;
+  std::string key;
+  std::string value;
+};
+
+// A state used with two different types or kinds under one name.
+class StateTypeError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+template <typename K>
+class KeyedStateBackend {
+ public:
+  KeyedStateBackend(int max_parallelism, KeyGroupRange key_groups)
+      : max_parallelism_(max_parallelism), key_groups_(key_groups) {}
+  virtual ~KeyedStateBackend() = default;
+  KeyedStateBackend(const KeyedStateBackend&) = delete;
+  KeyedStateBackend& operator=(const KeyedStateBackend&) = delete;
+
+  virtual StateBackendKind kind() const = 0;
+
+  // REQUIRES: the key belongs to this backend's key groups.
+  void SetCurrentKey(const K& key) {
+    current_key_ = key;
+    current_key_group_ = KeyGroupFor(key, max_parallelism_);
+    BROOK_DCHECK(key_groups_.Contains(current_key_group_), "key outside this subtask's key groups");
+    OnCurrentKeyChanged();
+  }
+  const K& current_key() const { return current_key_; }
+  KeyGroup current_key_group() const { return current_key_group_; }
+  int max_parallelism() const { return max_parallelism_; }
+  const KeyGroupRange& key_groups() const { return key_groups_; }
+
+  // The clock of TTL: processing time, or the watermark for event-time TTL.
+  void SetCurrentWatermark(Timestamp watermark) { watermark_ = watermark; }
+  Timestamp TtlNow(const StateTtlConfig& ttl) const {
+    return ttl.time == StateTtlConfig::TimeCharacteristic::kEventTime
+               ? watermark_
+               : ProcessingTimeService::Now();
+  }
+
+  template <typename V>
+  ValueState<V>& GetState(const ValueStateDescriptor<V>& d);
+  template <typename V>
+  ListState<V>& GetListState(const ListStateDescriptor<V>& d);
+  template <typename UK, typename UV>
+  MapState<UK, UV>& GetMapState(const MapStateDescriptor<UK, UV>& d);
+  template <typename V, typename F>
+  ReducingState<V>& GetReducingState(const ReducingStateDescriptor<V, F>& d);
+  template <typename In, typename F>
+  AggregatingState<In, typename F::Acc, typename F::Out>& GetAggregatingState(
+      const AggregatingStateDescriptor<In, F>& d);
+
+  // Makes pending writes durable in the backend's own storage (LMDB commits its open write
+  // transaction); a no-op in memory.
+  virtual void Flush() {}
+
+  // Calls `sink` with every entry, in no particular order (LMDB: by key group). The entry is
+  // only valid during the call. Expired TTL entries may be included; they read as absent.
+  virtual void Snapshot(const std::function<void(const StateEntry&)>& sink) = 0;
+  // Adds one snapshotted entry (overwriting an entry with the same key). Entries of key groups
+  // outside key_groups() are skipped. A state need not be declared yet: its entries are kept
+  // until it is (heap) or written under its name (LMDB).
+  virtual void Restore(const StateEntry& entry) = 0;
+
+ protected:
+  virtual void OnCurrentKeyChanged() {}
+
+  // Returns the state named `name` if it was created before with the same C++ type, creates it
+  // with `make()` if new, and refuses a second type under the same name.
+  template <typename S, typename Make>
+  S& GetOrCreate(const std::string& name, Make&& make) {
+    if (auto it = states_.find(name); it != states_.end()) {
+      auto* typed = dynamic_cast<S*>(it->second.get());
+      if (!typed) throw StateTypeError("state '" + name + "' was declared with another type");
+      return *typed;
+    }
+    std::unique_ptr<S> state = make();
+    S& ref = *state;
+    states_.emplace(name, std::move(state));
+    return ref;
+  }
+
+ private:
+  const int max_parallelism_;
+  const KeyGroupRange key_groups_;
+  K current_key_{};
+  KeyGroup current_key_group_{0};
+  Timestamp watermark_ = kMinWatermark;
+  std::unordered_map<std::string, std::unique_ptr<KeyedStateBase>> states_;
+};
+
+}  // namespace brook
