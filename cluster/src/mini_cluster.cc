@@ -27,7 +27,7 @@ namespace {
 class LocalJob final : public RunningJob, private ChannelDirectory {
  public:
   LocalJob(JobGraph graph, const MiniClusterOptions& options, MetricRegistry* metrics)
-      : graph_(std::move(graph)), options_(options), metrics_(metrics) {}
+      : graph_(std::move(graph)), options_(options), metrics_(metrics), job_id_(NewJobId(graph_)) {}
 
   ~LocalJob() override {
     Cancel();
@@ -39,9 +39,7 @@ class LocalJob final : public RunningJob, private ChannelDirectory {
     deployment.task.buffer_timeout = options_.buffer_timeout;
     deployment.batch_size = options_.batch_size;
     deployment.metrics = metrics_;
-    static std::atomic<uint64_t> next_job{0};
-    deployment.job_id = graph_.name() + "-" + std::to_string(::getpid()) + "-" +
-                        std::to_string(next_job.fetch_add(1));
+    deployment.job_id = job_id_;
     try {
       CreateChannels();
       for (const auto& vertex : graph_.vertices())
@@ -64,6 +62,7 @@ class LocalJob final : public RunningJob, private ChannelDirectory {
   }
 
   const JobGraph& graph() const override { return graph_; }
+  const std::string& id() const override { return job_id_; }
 
   JobStatus status() const override {
     std::lock_guard lock(mutex_);
@@ -185,9 +184,16 @@ class LocalJob final : public RunningJob, private ChannelDirectory {
     return result;
   }
 
+  static std::string NewJobId(const JobGraph& graph) {
+    static std::atomic<uint64_t> next_job{0};
+    return graph.name() + "-" + std::to_string(::getpid()) + "-" +
+           std::to_string(next_job.fetch_add(1));
+  }
+
   const JobGraph graph_;
   const MiniClusterOptions options_;
   MetricRegistry* metrics_;
+  const std::string job_id_;
   std::map<std::tuple<size_t, int, int>, std::unique_ptr<ChannelBase>> channels_;
   std::vector<std::unique_ptr<StreamTask>> tasks_;
   std::vector<std::thread> threads_;
@@ -216,7 +222,12 @@ std::shared_ptr<RunningJob> MiniCluster::Submit(JobGraph graph) {
   auto job = std::make_shared<LocalJob>(std::move(graph), options_, &metrics_);
   job->Start();
   std::lock_guard lock(mutex_);
-  std::erase_if(jobs_, [](const auto& j) { return j->status() != JobStatus::kRunning; });
+  // Forget ended jobs, and their metrics, once a new one comes.
+  std::erase_if(jobs_, [&](const auto& j) {
+    if (j->status() == JobStatus::kRunning) return false;
+    metrics_.RemoveMatching({{"job_id", j->id()}});
+    return true;
+  });
   jobs_.push_back(job);
   return job;
 }

@@ -14,6 +14,7 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
       vertex.name + " (" + std::to_string(subtask + 1) + "/" + std::to_string(vertex.parallelism) + ")";
   auto task = std::make_unique<StreamTask>(task_name, options.task);
   const MetricLabels labels = {{"job", job.name()},
+                               {"job_id", options.job_id},
                                {"vertex", std::to_string(vertex.id.value())},
                                {"subtask", std::to_string(subtask)}};
   if (options.metrics) task->metrics().RegisterIn(*options.metrics, labels);

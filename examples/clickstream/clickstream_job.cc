@@ -75,7 +75,7 @@ class TopSummary {
 
   void operator()(const Counts& c) { latest_[c.key] = c; }
 
-  void Finish() {
+  void finish() {
     std::vector<Counts> all;
     uint64_t total = 0;
     for (const auto& [key, c] : latest_) {

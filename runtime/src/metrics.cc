@@ -76,7 +76,12 @@ std::vector<MetricEntry> MetricRegistry::Snapshot() const {
 
 void TaskIoMetrics::RegisterIn(MetricRegistry& registry, const MetricLabels& labels) const {
   std::lock_guard lock(registry.mutex_);
-  auto add = [&](const char* name, auto metric) { registry.entries_.push_back({name, labels, metric}); };
+  // Replaces an entry with the same name and labels: a restarted task reports its new counters.
+  auto add = [&](const char* name, auto metric) {
+    std::erase_if(registry.entries_,
+                  [&](const MetricEntry& e) { return e.name == name && e.labels == labels; });
+    registry.entries_.push_back({name, labels, metric});
+  };
   add("numRecordsIn", records_in);
   add("numRecordsOut", records_out);
   add("busyTimeNs", busy_ns);

@@ -31,7 +31,7 @@ std::vector<Words> RunWordCount(int parallelism) {
         size_t start = 0;
         while (start <= line.size()) {
           size_t end = std::min(line.find(' ', start), line.size());
-          if (end > start) out.Collect({line.substr(start, end - start), 1});
+          if (end > start) out.collect({line.substr(start, end - start), 1});
           start = end + 1;
         }
       })
@@ -98,8 +98,8 @@ TEST(MiniCluster, SideOutputsReachTheirOwnSinks) {
   auto checked = env.fromGenerator("numbers", [](uint64_t i) { return int64_t(i); }, options)
                      .process([invalid](const int64_t& v, ProcessContext& ctx,
                                         Collector<int64_t>& out) {
-                       if (v % 10 == 0) ctx.Output(invalid, "multiple of ten: " + std::to_string(v));
-                       else out.Collect(v);
+                       if (v % 10 == 0) ctx.output(invalid, "multiple of ten: " + std::to_string(v));
+                       else out.collect(v);
                      });
   checked.sinkTo(CollectSink<int64_t>(good));
   checked.getSideOutput(invalid).sinkTo(CollectSink<std::string>(bad)).setParallelism(1);
@@ -203,7 +203,7 @@ TEST(MiniCluster, AUserExceptionFailsTheJobNamingTheOperator) {
 TEST(MiniCluster, AFailingSinkFinishFailsTheJob) {
   struct FailsAtEnd {
     void operator()(const int64_t&) {}
-    void Finish() { throw std::runtime_error("flush failed"); }
+    void finish() { throw std::runtime_error("flush failed"); }
   };
   StreamEnvironment env;
   GeneratorOptions options;

@@ -81,8 +81,8 @@ TEST(JobGraph, BroadcastAndSideOutputEdgesAreNamed) {
   OutputTag<std::string> rejects("rejects");
   auto parsed = Numbers(env).process(
       [rejects](const int64_t& v, ProcessContext& ctx, Collector<int64_t>& out) {
-        if (v % 2) ctx.Output(rejects, std::to_string(v));
-        else out.Collect(v);
+        if (v % 2) ctx.output(rejects, std::to_string(v));
+        else out.collect(v);
       });
   parsed.broadcast().print().setParallelism(2);
   parsed.getSideOutput(rejects).print().setParallelism(2);

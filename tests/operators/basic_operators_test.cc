@@ -36,8 +36,8 @@ TEST(MapOperator, MapsToAnotherTypeKeepingTimestamps) {
 struct RichIncrement {
   int base = 0;
   bool* closed;
-  void Open(const RuntimeContext& ctx) { base = 100 * (ctx.subtask_index + 1); }
-  void Close() { *closed = true; }
+  void open(const RuntimeContext& ctx) { base = 100 * (ctx.subtask_index + 1); }
+  void close() { *closed = true; }
   int operator()(const int& v) const { return base + v; }
 };
 
@@ -58,7 +58,7 @@ TEST(FlatMapOperator, EmitsZeroOrMoreRecordsStampedWithTheInputTime) {
     while (start < line.size()) {
       size_t end = line.find(' ', start);
       if (end == std::string::npos) end = line.size();
-      if (end > start) out.Collect(line.substr(start, end - start));
+      if (end > start) out.collect(line.substr(start, end - start));
       start = end + 1;
     }
   };
@@ -75,9 +75,9 @@ TEST(ProcessOperator, SendsToSideOutputsAndDropsUnconsumedOnes) {
   OutputTag<std::string> odd("odd");
   OutputTag<int> unused("unused");
   auto fn = [odd, unused](const int& v, ProcessContext& ctx, Collector<int>& out) {
-    if (v % 2) ctx.Output(odd, "odd " + std::to_string(v));
-    else out.Collect(v);
-    ctx.Output(unused, v);
+    if (v % 2) ctx.output(odd, "odd " + std::to_string(v));
+    else out.collect(v);
+    ctx.output(unused, v);
   };
   OperatorHarness<int> h(std::make_unique<ProcessOperator<int, int, decltype(fn)>>(fn));
   testing::CollectingOutput<std::string> side;
@@ -90,7 +90,7 @@ TEST(ProcessOperator, SendsToSideOutputsAndDropsUnconsumedOnes) {
 }
 
 TEST(ProcessOperator, ForwardsWatermarksToSideOutputsToo) {
-  auto fn = [](const int& v, ProcessContext&, Collector<int>& out) { out.Collect(v); };
+  auto fn = [](const int& v, ProcessContext&, Collector<int>& out) { out.collect(v); };
   OperatorHarness<int> h(std::make_unique<ProcessOperator<int, int, decltype(fn)>>(fn));
   testing::CollectingOutput<std::string> side;
   h.op->AddSideOutput("late", &side);

@@ -2,6 +2,7 @@
 // DataStream API and brook/jobs/job_entry.h for BROOK_JOB.
 #pragma once
 
+#include "brook/jobs/async_data_stream.h"
 #include "brook/jobs/data_stream.h"
 #include "brook/jobs/job_entry.h"
 #include "brook/jobs/stream_environment.h"

@@ -20,7 +20,7 @@
 namespace brook {
 
 struct MiniClusterOptions {
-  size_t channel_capacity = 4;  // batches queued per channel before the producer blocks
+  size_t channel_capacity = 8;  // batches queued per channel before the producer blocks
   size_t batch_size = kDefaultBatchSize;
   std::chrono::milliseconds buffer_timeout{100};
 };
@@ -30,6 +30,8 @@ class RunningJob {
  public:
   virtual ~RunningJob() = default;
   virtual const JobGraph& graph() const = 0;
+  // Unique among the jobs of this process (labels its metrics, scopes its local state).
+  virtual const std::string& id() const = 0;
   virtual JobStatus status() const = 0;
   // Asks every subtask to stop; the job ends as kCanceled unless it already ended.
   virtual void Cancel() = 0;

@@ -21,9 +21,11 @@
 #include "brook/jobs/function_traits.h"
 #include "brook/jobs/stream_graph.h"
 #include "brook/operators/basic_operators.h"
+#include "brook/operators/keyed_process_operator.h"
 #include "brook/operators/keyed_reduce.h"
 #include "brook/operators/process_operator.h"
 #include "brook/operators/sinks.h"
+#include "brook/operators/watermarks.h"
 #include "brook/runtime/record_writer.h"
 
 namespace brook {
@@ -52,6 +54,7 @@ std::shared_ptr<const PartitionerFactory> DefaultPartitioner(PartitionerFactory:
 // Where streams are built; owns the graph. (Defined in stream_environment.h.)
 class StreamEnvironment;
 StreamGraph& GraphOf(StreamEnvironment& env);
+int64_t AutoWatermarkIntervalOf(const StreamEnvironment& env);
 
 template <typename T>
 class DataStream {
@@ -90,6 +93,21 @@ class DataStream {
   auto process(F fn) {
     using O = typename detail::EmittedType<Out, F, 2>::type;
     return Then<O>("Process", [fn] { return std::make_unique<ProcessOperator<T, O, F>>(fn); });
+  }
+
+  // Gives records their event timestamps and the stream its watermarks.
+  DataStream<T> assignTimestampsAndWatermarks(WatermarkStrategy<T> strategy) {
+    int64_t interval = AutoWatermarkInterval();
+    return Then<T>("Timestamps/Watermarks", [strategy, interval] {
+      return std::make_unique<TimestampsAndWatermarksOperator<T>>(strategy, interval);
+    });
+  }
+
+  // An operator made by `factory` (once per subtask) consuming this stream and producing Out:
+  // how library code adds operators the API has no method for (Flink's transform).
+  template <typename Out>
+  DataStream<Out> transform(std::string kind, OperatorFactory factory) {
+    return Then<Out>(std::move(kind), std::move(factory));
   }
 
   // Partitions by key(const T&): records with equal keys meet in the same subtask.
@@ -133,7 +151,7 @@ class DataStream {
 
   // --- sinks --------------------------------------------------------------------------------
 
-  // `sink` is called with each record (`void(const T&)`) or has WriteBatch(const RecordBatch<T>&).
+  // `sink` is called with each record (`void(const T&)`) or has writeBatch(const RecordBatch<T>&).
   template <typename Sink>
   DataStreamSink<T> sinkTo(Sink sink, std::string name = "Sink") {
     NodeId id = AddNode<void>("Sink", std::move(name),
@@ -173,6 +191,7 @@ class DataStream {
 
   const std::vector<detail::StreamPort>& ports() const { return ports_; }
   StreamEnvironment* environment() const { return env_; }
+  int64_t AutoWatermarkInterval() const { return AutoWatermarkIntervalOf(*env_); }
 
  protected:
   template <typename Out>
@@ -229,6 +248,16 @@ class KeyedStream : public DataStream<T> {
 
   KeyedStream(StreamEnvironment* env, std::vector<detail::StreamPort> ports, KeySelector key)
       : DataStream<T>(env, std::move(ports), std::nullopt), key_(std::move(key)) {}
+
+  // A keyed process function: per-key state and timers (see keyed_process_operator.h).
+  template <typename Out = void, typename F>
+  auto process(F fn) {
+    using O = typename detail::ProcessEmittedType<Out, F>::type;
+    auto key = key_;
+    return this->template Then<O>("KeyedProcess", [key, fn] {
+      return std::make_unique<KeyedProcessOperator<K, T, O, KeySelector, F>>(key, fn);
+    });
+  }
 
   // fn(const T& accumulated, const T& next) -> T; emits the new accumulated value per record.
   template <typename F>

@@ -45,4 +45,14 @@ struct EmittedType<void, F, Index> {
       std::tuple_element_t<Index, typename CallSignature<F>::Args>>::type;
 };
 
+// For keyed process functions: an object's processElement(value, ctx, out), or a lambda.
+template <typename Explicit, typename F>
+struct ProcessEmittedType : EmittedType<Explicit, F, 2> {};
+template <typename F>
+  requires requires { &F::processElement; }
+struct ProcessEmittedType<void, F> {
+  using type = typename CollectorElement<
+      std::tuple_element_t<2, typename CallSignature<decltype(&F::processElement)>::Args>>::type;
+};
+
 }  // namespace brook::detail

@@ -100,5 +100,8 @@ class StreamEnvironment {
 };
 
 inline StreamGraph& GraphOf(StreamEnvironment& env) { return env.graph(); }
+inline int64_t AutoWatermarkIntervalOf(const StreamEnvironment& env) {
+  return env.getConfig().auto_watermark_interval_ms;
+}
 
 }  // namespace brook

@@ -3,7 +3,7 @@
 // subtask only sees keys of the key groups it owns.
 #pragma once
 
-#include <unordered_map>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <utility>
 
 #include "brook/operators/user_function.h"
@@ -39,11 +39,13 @@ class KeyedReduceOperator final : public OneInputOperator<T>, WithOutput<T> {
 
  private:
   struct Hash {
+    using is_avalanching = void;  // KeyHasher mixes its bits: the flat map need not re-mix
     size_t operator()(const K& key) const { return KeyHasher<K>{}(key); }
   };
   KeySelector key_selector_;
   F fn_;
-  std::unordered_map<K, T, Hash> state_;
+  // Open addressing: one probe in the common case, where std::unordered_map chases nodes.
+  boost::unordered_flat_map<K, T, Hash> state_;
 };
 
 }  // namespace brook

@@ -1,9 +1,9 @@
 // Process functions: the general one-input operator. The user function sees each record with a
 // context (its timestamp, processing time, side outputs) and a collector for the main output:
 //
-//   fn(const In& value, ProcessContext& ctx, Collector<Out>& out)
+//   fn(const In& value, ProcessContext& ctx, Collector<Out>& out)   // out.collect(v)
 //
-// Side outputs are named by an OutputTag<S>; `ctx.Output(tag, s)` sends s to the stream that
+// Side outputs are named by an OutputTag<S>; `ctx.output(tag, s)` sends s to the stream that
 // `getSideOutput(tag)` returned when the job was built (dropped if nobody consumes it).
 #pragma once
 
@@ -38,7 +38,7 @@ class SideOutputs {
       slot.collector = std::make_unique<TypedCollector<S>>(output);
     }
     if (auto* typed = static_cast<TypedCollector<S>*>(slot.collector.get()); typed->has_output)
-      typed->collector.CollectWithTimestamp(std::move(value), ts);
+      typed->collector.collectWithTimestamp(std::move(value), ts);
   }
 
   void PushBuffered() {
@@ -80,11 +80,11 @@ class ProcessContext {
 
   // Event timestamp of the current record (kNoTimestamp if it has none).
   Timestamp timestamp() const { return timestamp_; }
-  Timestamp CurrentProcessingTime() const { return ProcessingTimeService::Now(); }
+  Timestamp currentProcessingTime() const { return ProcessingTimeService::Now(); }
   const RuntimeContext& runtime() const { return *runtime_; }
 
   template <typename S>
-  void Output(const OutputTag<S>& tag, S value) {
+  void output(const OutputTag<S>& tag, S value) {
     side_outputs_->Emit(tag, std::move(value), timestamp_);
   }
 

@@ -1,6 +1,6 @@
 // Sinks: the ends of a job. A sink function is a lambda or object called with each record
-// (`void(const T&)`), or an object with `WriteBatch(const RecordBatch<T>&)` for a whole batch;
-// either may be rich (Open/Close, see user_function.h) and may have `Finish()`, called at the
+// (`void(const T&)`), or an object with `writeBatch(const RecordBatch<T>&)` for a whole batch;
+// either may be rich (open/close, see user_function.h) and may have `finish()`, called at the
 // end of input. Built in: PrintSink, CollectSink (in-process results), FileSink.
 #pragma once
 
@@ -28,15 +28,15 @@ class SinkOperator final : public OneInputOperator<T> {
   }
 
   void ProcessBatch(RecordBatch<T>& batch) override {
-    if constexpr (requires { sink_.WriteBatch(std::as_const(batch)); }) {
-      sink_.WriteBatch(std::as_const(batch));
+    if constexpr (requires { sink_.writeBatch(std::as_const(batch)); }) {
+      sink_.writeBatch(std::as_const(batch));
     } else {
       for (const auto& r : batch.records) sink_(r.value);
     }
   }
 
   void Finish() override {
-    if constexpr (requires { sink_.Finish(); }) sink_.Finish();
+    if constexpr (requires { sink_.finish(); }) sink_.finish();
   }
   void Close() override { CloseFunction(sink_); }
 
@@ -52,13 +52,13 @@ class PrintSink {
   explicit PrintSink(std::string prefix = "", FILE* stream = stdout)
       : prefix_(std::move(prefix)), stream_(stream) {}
 
-  void Open(const RuntimeContext& context) {
+  void open(const RuntimeContext& context) {
     if (!prefix_.empty()) prefix_ += ":";
     if (context.parallelism > 1) prefix_ += std::to_string(context.subtask_index + 1) + "> ";
     else if (!prefix_.empty()) prefix_ += " ";
   }
 
-  void WriteBatch(const RecordBatch<T>& batch) {
+  void writeBatch(const RecordBatch<T>& batch) {
     text_.clear();
     for (const auto& r : batch.records) {
       text_ += prefix_;
@@ -106,7 +106,7 @@ class CollectSink {
  public:
   // Shared with the caller, who reads the records; every subtask's copy appends to it.
   explicit CollectSink(std::shared_ptr<CollectedRecords<T>> target) : target_(std::move(target)) {}
-  void WriteBatch(const RecordBatch<T>& batch) { target_->Append(batch); }
+  void writeBatch(const RecordBatch<T>& batch) { target_->Append(batch); }
 
  private:
   std::shared_ptr<CollectedRecords<T>> target_;
@@ -119,19 +119,19 @@ class FileSink {
   explicit FileSink(std::string directory) : directory_(std::move(directory)) {}
   FileSink(const FileSink& other) : directory_(other.directory_) {}
 
-  void Open(const RuntimeContext& context) {
+  void open(const RuntimeContext& context) {
     path_ = directory_ + "/part-" + std::to_string(context.subtask_index);
     file_.open(path_, std::ios::out | std::ios::trunc);
     if (!file_) throw std::runtime_error("file sink: cannot write " + path_);
   }
-  void WriteBatch(const RecordBatch<T>& batch) {
+  void writeBatch(const RecordBatch<T>& batch) {
     for (const auto& r : batch.records) file_ << ToText(r.value) << '\n';
   }
-  void Finish() {
+  void finish() {
     file_.flush();
     if (!file_) throw std::runtime_error("file sink: write failed for " + path_);
   }
-  void Close() { file_.close(); }
+  void close() { file_.close(); }
 
  private:
   std::string directory_;

@@ -1,6 +1,6 @@
 // User functions are lambdas or function objects, copied once per subtask (so each subtask has
 // its own instance and state). A function object may also be "rich": if it has
-// `void Open(const brook::RuntimeContext&)` or `void Close()`, the operator calls them.
+// `void open(const brook::RuntimeContext&)` or `void close()`, the operator calls them.
 #pragma once
 
 #include <ostream>
@@ -16,12 +16,12 @@ namespace brook {
 
 template <typename F>
 void OpenFunction(F& fn, const RuntimeContext& context) {
-  if constexpr (requires { fn.Open(context); }) fn.Open(context);
+  if constexpr (requires { fn.open(context); }) fn.open(context);
 }
 
 template <typename F>
 void CloseFunction(F& fn) {
-  if constexpr (requires { fn.Close(); }) fn.Close();
+  if constexpr (requires { fn.close(); }) fn.close();
 }
 
 // Text of a value for print and file sinks: operator<< when the type has one, else its type

@@ -115,7 +115,9 @@ class LocalChannel final : public ChannelBase, public ChannelSender<T>, public C
       if (queue_.empty()) return false;
       out = std::move(queue_.front());
       queue_.pop_front();
-      wake_producer = producer_waiting_;
+      // Wake a blocked producer only once half the queue has drained: it then sends several
+      // elements per wake-up instead of one (fewer context switches).
+      wake_producer = producer_waiting_ && queue_.size() <= capacity_ / 2;
     }
     if (wake_producer) not_full_.notify_one();
     return true;

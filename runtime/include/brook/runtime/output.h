@@ -47,8 +47,8 @@ class Collector {
   // Timestamp given to records collected without one: that of the input record being processed.
   void SetTimestamp(Timestamp ts) { timestamp_ = ts; }
 
-  void Collect(T value) { CollectWithTimestamp(std::move(value), timestamp_); }
-  void CollectWithTimestamp(T value, Timestamp ts) {
+  void collect(T value) { collectWithTimestamp(std::move(value), timestamp_); }
+  void collectWithTimestamp(T value, Timestamp ts) {
     buffer_.push(std::move(value), ts);
     if (buffer_.size() >= batch_size_) [[unlikely]]
       PushBuffered();

@@ -158,18 +158,26 @@ class KeyGroupWriter final : public RecordWriter<T> {
  public:
   KeyGroupWriter(std::vector<ChannelSender<T>*> channels, const WriterOptions& options,
                  KeySelector key_selector)
-      : RecordWriter<T>(std::move(channels), options), key_selector_(std::move(key_selector)) {}
+      : RecordWriter<T>(std::move(channels), options), key_selector_(std::move(key_selector)) {
+    // Which channel owns each key group, computed once: the per-record cost is one modulo.
+    const int max_p = options.max_parallelism;
+    channel_of_group_.resize(size_t(max_p));
+    for (int g = 0; g < max_p; ++g)
+      channel_of_group_[size_t(g)] =
+          uint32_t(SubtaskForKeyGroup(KeyGroup(g), max_p, int(this->num_channels())));
+  }
   void Push(RecordBatch<T>& batch) override {
-    const int n = int(this->num_channels());
-    const int max_p = this->options().max_parallelism;
+    const uint64_t max_p = channel_of_group_.size();
+    using K = std::decay_t<std::invoke_result_t<KeySelector&, const T&>>;
     for (auto& r : batch.records) {
-      KeyGroup group = KeyGroupFor(key_selector_(r.value), max_p);
-      this->Append(size_t(SubtaskForKeyGroup(group, max_p, n)), std::move(r));
+      uint64_t group = KeyHasher<K>{}(key_selector_(r.value)) % max_p;
+      this->Append(channel_of_group_[group], std::move(r));
     }
   }
 
  private:
   KeySelector key_selector_;
+  std::vector<uint32_t> channel_of_group_;
 };
 
 // How an edge of the job graph distributes records; makes the writer for one producer subtask.

@@ -1,0 +1,70 @@
+// What every keyed operator has: a keyed state backend for the key groups of its subtask,
+// keyed timers, and the key selector that finds each record's key. Operators own one, open it
+// in Open() and close it in Close(); the LMDB backend's working directory is removed on close
+// (it is scratch space: durability comes from checkpoints).
+//
+// Threading: the task thread only.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include "brook/runtime/keyed_timer_service.h"
+#include "brook/runtime/runtime_context.h"
+#include "brook/runtime/state/state_backends.h"
+
+namespace brook {
+
+template <typename K>
+class KeyedSupport {
+ public:
+  using Timer = typename KeyedTimerService<K>::Timer;
+  using OnTimer = std::function<void(const Timer&, TimeDomain)>;
+
+  // `on_timer` runs with the timer's key already set as the current key.
+  void Open(const RuntimeContext& context, OnTimer on_timer) {
+    auto range = KeyGroupRange::ForSubtask(context.subtask_index, context.max_parallelism,
+                                           context.parallelism);
+    backend_ = MakeKeyedStateBackend<K>(context.state_backend, context.state_scope,
+                                        context.max_parallelism, range);
+    if (context.state_backend.kind == StateBackendKind::kLmdb)
+      lmdb_dir_ = context.state_backend.lmdb_directory + "/" + context.state_scope;
+    on_timer_ = std::move(on_timer);
+    timers_ = std::make_unique<KeyedTimerService<K>>(
+        context.timers, [this](const Timer& timer, TimeDomain domain) {
+          backend_->SetCurrentKey(timer.key);
+          on_timer_(timer, domain);
+        });
+  }
+
+  void Close() {
+    timers_.reset();
+    backend_.reset();
+    if (!lmdb_dir_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(lmdb_dir_, ignored);
+    }
+  }
+
+  void SetCurrentKey(const K& key) { backend_->SetCurrentKey(key); }
+  const K& current_key() const { return backend_->current_key(); }
+
+  // Advances event time: TTL clock, then due event-time timers.
+  void AdvanceWatermark(Timestamp watermark) {
+    backend_->SetCurrentWatermark(watermark);
+    timers_->AdvanceWatermark(watermark);
+  }
+
+  KeyedStateBackend<K>& backend() { return *backend_; }
+  KeyedTimerService<K>& timers() { return *timers_; }
+
+ private:
+  std::unique_ptr<KeyedStateBackend<K>> backend_;
+  std::unique_ptr<KeyedTimerService<K>> timers_;
+  OnTimer on_timer_;
+  std::filesystem::path lmdb_dir_;
+};
+
+}  // namespace brook

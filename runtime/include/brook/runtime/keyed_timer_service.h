@@ -1,0 +1,100 @@
+// Timers of a keyed operator: event-time and processing-time timers registered for a key and a
+// namespace (windows use the window as namespace). A timer is registered at most once per
+// (time, key, namespace); event-time timers fire when the watermark reaches their time, in time
+// order; processing-time timers fire from the task's ProcessingTimeService. Before a timer's
+// callback runs, the operator sets the timer's key as the current key.
+//
+// Keys must be ordered (operator<), as the timers are kept in ordered sets.
+// Threading: the task thread only.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <tuple>
+
+#include "brook/runtime/ids.h"
+#include "brook/runtime/timer_service.h"
+
+namespace brook {
+
+enum class TimeDomain { kEventTime, kProcessingTime };
+
+template <typename K>
+class KeyedTimerService {
+ public:
+  struct Timer {
+    Timestamp time;
+    int64_t ns;
+    K key;
+    bool operator<(const Timer& o) const {
+      return std::tie(time, ns, key) < std::tie(o.time, o.ns, o.key);
+    }
+  };
+  using FireFn = std::function<void(const Timer&, TimeDomain)>;
+
+  // `on_fire` runs for every timer that fires; `processing_time` schedules wake-ups.
+  KeyedTimerService(ProcessingTimeService* processing_time, FireFn on_fire)
+      : processing_time_(processing_time), on_fire_(std::move(on_fire)) {}
+  KeyedTimerService(const KeyedTimerService&) = delete;
+  KeyedTimerService& operator=(const KeyedTimerService&) = delete;
+
+  void RegisterEventTimeTimer(const K& key, int64_t ns, Timestamp time) {
+    event_timers_.insert(Timer{time, ns, key});
+  }
+  void DeleteEventTimeTimer(const K& key, int64_t ns, Timestamp time) {
+    event_timers_.erase(Timer{time, ns, key});
+  }
+  void RegisterProcessingTimeTimer(const K& key, int64_t ns, Timestamp time) {
+    if (!processing_timers_.insert(Timer{time, ns, key}).second) return;
+    ScheduleWakeUp();
+  }
+  void DeleteProcessingTimeTimer(const K& key, int64_t ns, Timestamp time) {
+    processing_timers_.erase(Timer{time, ns, key});
+  }
+
+  // Fires every event-time timer with time <= watermark, in order. Timers that callbacks
+  // register for times <= watermark fire in the same call.
+  void AdvanceWatermark(Timestamp watermark) {
+    watermark_ = watermark;
+    while (!event_timers_.empty() && event_timers_.begin()->time <= watermark) {
+      Timer timer = *event_timers_.begin();
+      event_timers_.erase(event_timers_.begin());
+      on_fire_(timer, TimeDomain::kEventTime);
+    }
+  }
+
+  Timestamp current_watermark() const { return watermark_; }
+  size_t num_event_timers() const { return event_timers_.size(); }
+  size_t num_processing_timers() const { return processing_timers_.size(); }
+
+ private:
+  // Keeps one wake-up registered with the task for the earliest processing-time timer. A
+  // wake-up made stale by an earlier one fires later and finds nothing due.
+  void ScheduleWakeUp() {
+    if (processing_timers_.empty() || processing_time_ == nullptr) return;
+    Timestamp earliest = processing_timers_.begin()->time;
+    if (scheduled_ && *scheduled_ <= earliest) return;
+    scheduled_ = earliest;
+    processing_time_->RegisterTimer(earliest, [this](Timestamp now) { FireProcessingTime(now); });
+  }
+
+  void FireProcessingTime(Timestamp now) {
+    if (scheduled_ && *scheduled_ <= now) scheduled_.reset();
+    while (!processing_timers_.empty() && processing_timers_.begin()->time <= now) {
+      Timer timer = *processing_timers_.begin();
+      processing_timers_.erase(processing_timers_.begin());
+      on_fire_(timer, TimeDomain::kProcessingTime);
+    }
+    ScheduleWakeUp();
+  }
+
+  ProcessingTimeService* processing_time_;
+  FireFn on_fire_;
+  std::set<Timer> event_timers_;
+  std::set<Timer> processing_timers_;
+  Timestamp watermark_ = kMinWatermark;
+  std::optional<Timestamp> scheduled_;  // the earliest wake-up registered with the task
+};
+
+}  // namespace brook

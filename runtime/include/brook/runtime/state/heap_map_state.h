@@ -1,0 +1,158 @@
+// HeapMapState: the in-memory MapState. One table entry per (key, namespace) holds a flat hash
+// map of the user entries; with TTL every user entry carries its own last-access timestamp (as in
+// Flink), and incremental cleanup purges the expired user entries of a few table entries per
+// write, dropping table entries that become empty.
+//
+// Threading: the task thread only. Part of heap_state_backend.h; include state_backends.h.
+#pragma once
+
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "brook/runtime/serde.h"
+#include "brook/runtime/state/heap_state_table.h"
+#include "brook/runtime/state/keyed_state.h"
+
+namespace brook::state_internal {
+
+template <typename K, typename UK, typename UV, bool kTtl>
+class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
+  using Cell = HeapCell<UV, kTtl>;
+  using Inner = boost::unordered_flat_map<UK, Cell, UserKeyHash<UK>>;
+
+ public:
+  HeapMapState(HeapKeyedStateBackend<K>& backend, const StateTtlConfig& ttl)
+      : backend_(backend), table_(backend, ttl) {}
+
+  std::optional<UV> get(const UK& key) override {
+    const Cell* cell = FindCell(key);
+    return cell ? std::optional<UV>(cell->value) : std::nullopt;
+  }
+
+  void put(const UK& key, const UV& value) override {
+    if constexpr (kTtl) Cleanup();
+    Inner& inner = table_.Upsert(this->namespace_, [] { return Inner{}; }).first;
+    Cell& cell = inner[key];
+    cell.value = value;
+    if constexpr (kTtl) cell.last_access = table_.Now();
+  }
+
+  void remove(const UK& key) override {
+    Inner* inner = table_.Find(this->namespace_, /*is_read=*/false);
+    if (!inner) return;
+    inner->erase(key);
+    if (inner->empty()) table_.Erase(this->namespace_);
+  }
+
+  bool contains(const UK& key) override { return FindCell(key) != nullptr; }
+
+  // Live entries in no particular order. Does not refresh TTL.
+  std::vector<std::pair<UK, UV>> entries() override {
+    std::vector<std::pair<UK, UV>> out;
+    const Inner* inner = table_.Find(this->namespace_, /*is_read=*/false);
+    if (!inner) return out;
+    const Timestamp now = table_.Now();
+    out.reserve(inner->size());
+    for (const auto& [key, cell] : *inner) {
+      if (!IsExpiredEntry(cell, now)) out.emplace_back(key, cell.value);
+    }
+    return out;
+  }
+
+  bool isEmpty() override {
+    const Inner* inner = table_.Find(this->namespace_, /*is_read=*/false);
+    if (!inner) return true;
+    const Timestamp now = table_.Now();
+    for (const auto& entry : *inner) {
+      if (!IsExpiredEntry(entry.second, now)) return false;
+    }
+    return true;
+  }
+
+  void clear() override { table_.Erase(this->namespace_); }
+
+  // Includes expired entries not cleaned up yet, like the other backend (they read as absent).
+  void SnapshotEntries(StateEntry& entry, const StateSink& sink) override {
+    for (const auto& [key, outer] : table_.map()) {
+      entry.key_group = KeyGroupFor(key.key, backend_.max_parallelism()).value();
+      for (const auto& [user_key, cell] : outer.value) {
+        scratch_.clear();
+        {
+          BufferWriter w(scratch_);
+          Serde<K>::Write(w, key.key);
+          AppendNamespace(scratch_, key.ns);
+          Serde<UK>::Write(w, user_key);
+        }
+        AssignBytes(entry.key, scratch_);
+        scratch_.clear();
+        if constexpr (kTtl) AppendTimestamp(scratch_, cell.last_access);
+        {
+          BufferWriter w(scratch_);
+          Serde<UV>::Write(w, cell.value);
+        }
+        AssignBytes(entry.value, scratch_);
+        sink(entry);
+      }
+    }
+  }
+
+  void RestoreEntry(const StateEntry& entry) override {
+    BufferReader key_reader(AsBytes(entry.key));
+    K key = Deserialize<K>(key_reader);
+    const int64_t ns = ReadNamespace(key_reader);
+    UK user_key = Deserialize<UK>(key_reader);
+    key_reader.ExpectEnd();
+    BufferReader value_reader(AsBytes(entry.value));
+    Cell cell{};
+    if constexpr (kTtl) cell.last_access = ReadTimestamp(value_reader);
+    Serde<UV>::Read(value_reader, cell.value);
+    value_reader.ExpectEnd();
+    table_.Slot(std::move(key), ns).value[std::move(user_key)] = std::move(cell);
+  }
+
+ private:
+  bool IsExpiredEntry(const Cell& cell, Timestamp now) const {
+    if constexpr (kTtl) {
+      return IsExpired(cell.last_access, table_.ttl().ttl_ms, now);
+    } else {
+      return false;
+    }
+  }
+
+  // The live user entry `key` of the current key and namespace, or null. Erases it if expired
+  // and refreshes it under kOnReadAndWrite. Valid until the next write.
+  Cell* FindCell(const UK& key) {
+    Inner* inner = table_.Find(this->namespace_, /*is_read=*/false);
+    if (!inner) return nullptr;
+    auto it = inner->find(key);
+    if (it == inner->end()) return nullptr;
+    if constexpr (kTtl) {
+      const Timestamp now = table_.Now();
+      if (IsExpiredEntry(it->second, now)) {
+        inner->erase(it);
+        if (inner->empty()) table_.Erase(this->namespace_);
+        return nullptr;
+      }
+      if (RefreshesOnRead(table_.ttl())) it->second.last_access = now;
+    }
+    return &it->second;
+  }
+
+  void Cleanup() {
+    const Timestamp now = table_.Now();
+    table_.CleanupSome([&](auto& outer) {
+      boost::unordered::erase_if(outer.value, [&](const auto& user_entry) {
+        return IsExpiredEntry(user_entry.second, now);
+      });
+      return outer.value.empty();
+    });
+  }
+
+  HeapKeyedStateBackend<K>& backend_;
+  HeapStateTable<K, Inner, false> table_;
+  std::vector<std::byte> scratch_;
+};
+
+}  // namespace brook::state_internal

@@ -1,0 +1,132 @@
+// LmdbKeyedStateBackend<K>: keyed state in an LMDB environment (StateBackendKind::kLmdb), for
+// state larger than memory. One environment per backend instance, in its own directory; the
+// key layout, state-id catalog and TTL cleanup are LmdbStateStore's (lmdb_state_store.h), the
+// typed states are in lmdb_states.h and lmdb_map_state.h.
+//
+// Hot path: SetCurrentKey serializes the key once into the key buffer behind the 4-byte
+// [key group][state id] prefix; an access patches in the state id, appends the namespace (and a
+// user key), and does one LMDB get or put inside the long-lived write transaction (committed
+// every 50k writes, on Flush() and on destruction).
+//
+// Snapshots: TakeSnapshot() is a read transaction, a consistent view that processing can keep
+// writing past (LMDB MVCC); Snapshot(sink) reads one right away. Restore() writes entries
+// under their state's name, whether or not the state is declared yet (the name gets its id on
+// first sight), so nothing waits for declaration.
+//
+// Reopening: destroying the backend commits, and a new backend on the same directory sees the
+// same state. Restoring a checkpoint therefore needs a fresh (or emptied) directory.
+//
+// Threading: the task thread only (LmdbStateSnapshot aside).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "brook/runtime/check.h"
+#include "brook/runtime/serde.h"
+#include "brook/runtime/state/keyed_state_backend.h"
+#include "brook/runtime/state/lmdb_environment.h"
+#include "brook/runtime/state/lmdb_map_state.h"
+#include "brook/runtime/state/lmdb_state_store.h"
+#include "brook/runtime/state/lmdb_states.h"
+#include "brook/runtime/state/state_encoding.h"
+
+namespace brook {
+
+template <typename K>
+class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
+ public:
+  // Opens or creates the environment in `options.directory`. Throws std::runtime_error.
+  LmdbKeyedStateBackend(const LmdbEnvironment::Options& options, int max_parallelism,
+                        KeyGroupRange key_groups)
+      : KeyedStateBackend<K>(max_parallelism, key_groups), store_(options) {
+    BROOK_CHECK(max_parallelism <= LmdbStateStore::kMaxParallelism,
+                "the LMDB state backend supports max_parallelism up to 65535");
+    EncodeCurrentKey();
+  }
+
+  StateBackendKind kind() const override { return StateBackendKind::kLmdb; }
+  void Flush() override { store_.env().Commit(); }
+
+  void Snapshot(const std::function<void(const StateEntry&)>& sink) override {
+    TakeSnapshot()->ForEach(sink);
+  }
+  // A consistent view to write out later, possibly on another thread.
+  std::unique_ptr<LmdbStateSnapshot> TakeSnapshot() { return store_.TakeSnapshot(); }
+
+  void Restore(const StateEntry& entry) override {
+    if (!this->key_groups().Contains(KeyGroup(entry.key_group))) return;
+    store_.Restore(entry);
+  }
+
+  // --- For the states (lmdb_states.h) ---
+
+  LmdbEnvironment& env() { return store_.env(); }
+  uint16_t StateId(const std::string& name, const StateTtlConfig& ttl) {
+    const uint16_t id = store_.StateId(name);
+    if (ttl.enabled()) store_.SetTtl(id, ttl);
+    return id;
+  }
+  // [key group][id][current key][ns], in key_buffer().
+  std::span<const std::byte> StateKey(uint16_t id, int64_t ns) {
+    LmdbStateStore::WriteStateId(key_buffer_.data() + 2, id);
+    key_buffer_.resize(current_key_end_);
+    state_internal::AppendNamespace(key_buffer_, ns);
+    return key_buffer_;
+  }
+  // The buffer StateKey() wrote into, for appending a user key.
+  std::vector<std::byte>& key_buffer() { return key_buffer_; }
+  // Scratch for encoding values.
+  std::vector<std::byte>& value_buffer() { return value_buffer_; }
+  void CleanupAfterTtlWrite() {
+    store_.CleanupSome(ProcessingTimeService::Now(),
+                       this->TtlNow(StateTtlConfig::EventTime(/*ttl_ms=*/1)));
+  }
+
+  template <typename V>
+  std::unique_ptr<ValueState<V>> MakeValueState(const ValueStateDescriptor<V>& d) {
+    return std::make_unique<state_internal::LmdbValueState<K, V>>(*this, d.name, d.ttl);
+  }
+  template <typename V>
+  std::unique_ptr<ListState<V>> MakeListState(const ListStateDescriptor<V>& d) {
+    return std::make_unique<state_internal::LmdbListState<K, V>>(*this, d.name, d.ttl);
+  }
+  template <typename UK, typename UV>
+  std::unique_ptr<MapState<UK, UV>> MakeMapState(const MapStateDescriptor<UK, UV>& d) {
+    return std::make_unique<state_internal::LmdbMapState<K, UK, UV>>(*this, d.name, d.ttl);
+  }
+  template <typename V, typename F>
+  std::unique_ptr<ReducingState<V>> MakeReducingState(const ReducingStateDescriptor<V, F>& d) {
+    return std::make_unique<state_internal::LmdbReducingState<K, V, F>>(*this, d.name, d.ttl,
+                                                                         d.reduce);
+  }
+  template <typename In, typename F>
+  std::unique_ptr<AggregatingState<In, typename F::Acc, typename F::Out>> MakeAggregatingState(
+      const AggregatingStateDescriptor<In, F>& d) {
+    return std::make_unique<state_internal::LmdbAggregatingState<K, In, F>>(*this, d.name, d.ttl,
+                                                                            d.aggregate);
+  }
+
+ protected:
+  void OnCurrentKeyChanged() override { EncodeCurrentKey(); }
+
+ private:
+  void EncodeCurrentKey() {
+    key_buffer_.resize(LmdbStateStore::kPrefixBytes);
+    LmdbStateStore::WritePrefix(key_buffer_.data(), this->current_key_group().value(), 0);
+    BufferWriter writer(key_buffer_);
+    Serde<K>::Write(writer, this->current_key());
+    current_key_end_ = key_buffer_.size();
+  }
+
+  LmdbStateStore store_;
+  std::vector<std::byte> key_buffer_;
+  size_t current_key_end_ = 0;
+  std::vector<std::byte> value_buffer_;
+};
+
+}  // namespace brook
