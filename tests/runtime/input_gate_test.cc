@@ -53,6 +53,25 @@ TEST(InputGate, AnEndedChannelNoLongerHoldsTheWatermarkBack) {
   EXPECT_EQ(f.head.watermarks, (std::vector<Timestamp>{5, 50}));
 }
 
+TEST(InputGate, AnIdleChannelNoLongerHoldsTheWatermarkBack) {
+  GateFixture f;
+  f.a.Send(StreamEvent(Watermark{30}), nullptr);
+  f.DrainAll();
+  EXPECT_TRUE(f.head.watermarks.empty());
+  f.b.Send(StreamEvent(WatermarkStatus{true}), nullptr);
+  f.DrainAll();
+  EXPECT_EQ(f.head.watermarks, (std::vector<Timestamp>{30}));
+  EXPECT_TRUE(f.head.statuses.empty());  // one channel is still active
+  f.a.Send(StreamEvent(WatermarkStatus{true}), nullptr);
+  f.DrainAll();
+  EXPECT_EQ(f.head.statuses, (std::vector<bool>{true}));  // all idle: the gate is idle
+  f.b.Send(StreamEvent(WatermarkStatus{false}), nullptr);
+  f.b.Send(StreamEvent(Watermark{40}), nullptr);
+  f.DrainAll();
+  EXPECT_EQ(f.head.statuses, (std::vector<bool>{true, false}));
+  EXPECT_EQ(f.head.watermarks, (std::vector<Timestamp>{30, 40}));
+}
+
 TEST(InputGate, DeliversRecordsCountsThemAndEndsWhenEveryChannelEnded) {
   GateFixture f;
   f.a.Send(One(1), nullptr);

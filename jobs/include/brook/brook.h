@@ -3,8 +3,10 @@
 #pragma once
 
 #include "brook/jobs/async_data_stream.h"
+#include "brook/jobs/connected_streams.h"
 #include "brook/jobs/data_stream.h"
 #include "brook/jobs/job_entry.h"
 #include "brook/jobs/stream_environment.h"
+#include "brook/operators/dedup.h"
 #include "brook/operators/process_operator.h"
 #include "brook/operators/sinks.h"

@@ -32,6 +32,19 @@ namespace brook {
 
 template <typename K, typename T, typename KeySelector>
 class KeyedStream;
+// Defined in connected_streams.h and windowed_stream.h (included by brook.h).
+template <typename A, typename B>
+class ConnectedStreams;
+template <typename K, typename A, typename B, typename KeyA, typename KeyB>
+class KeyedConnectedStreams;
+template <typename B, typename UK, typename UV>
+class BroadcastStream;
+template <typename K, typename A, typename KeyA, typename B>
+class BroadcastConnectedStream;
+template <typename K, typename A, typename B, typename KeyA, typename KeyB>
+class IntervalJoin;
+template <typename K, typename T, typename KeySelector, typename Assigner>
+class WindowedStream;
 template <typename T>
 class DataStreamSink;
 
@@ -128,6 +141,15 @@ class DataStream {
     return DataStream<T>(env_, WithPartitioner(std::make_shared<BroadcastPartitioner<T>>()),
                          std::nullopt);
   }
+  // Every record to every subtask, filling the broadcast state `descriptor` there; connect it
+  // to a keyed stream (the broadcast state pattern).
+  template <typename UK, typename UV>
+  BroadcastStream<T, UK, UV> broadcast(MapStateDescriptor<UK, UV> descriptor) const;
+
+  // Processes this stream and `other` in one operator with two inputs.
+  template <typename B>
+  ConnectedStreams<T, B> connect(const DataStream<B>& other) const;
+
   // Forward subtask i to subtask i; requires equal parallelism downstream.
   DataStream<T> forward() const {
     return DataStream<T>(env_, WithPartitioner(std::make_shared<ForwardPartitioner<T>>()),
@@ -267,6 +289,26 @@ class KeyedStream : public DataStream<T> {
       return std::make_unique<KeyedReduceOperator<K, T, KeySelector, F>>(key, fn);
     });
   }
+
+  // Groups each key's records into windows (see windowed_stream.h and windows.h):
+  //   keyed.window(TumblingEventTimeWindows::of(60'000)).aggregate(CountAggregate{})
+  template <typename Assigner>
+  WindowedStream<K, T, KeySelector, Assigner> window(Assigner assigner) {
+    return WindowedStream<K, T, KeySelector, Assigner>(*this, std::move(assigner));
+  }
+
+  using DataStream<T>::connect;
+  // The broadcast state pattern: this keyed stream reads what `broadcast` writes.
+  template <typename B, typename UK, typename UV>
+  BroadcastConnectedStream<K, T, KeySelector, B> connect(
+      const BroadcastStream<B, UK, UV>& broadcast) const;
+  // Two keyed streams with the same key type, sharing per-key state and timers.
+  template <typename B, typename KeyB>
+  KeyedConnectedStreams<K, T, B, KeySelector, KeyB> connect(
+      const KeyedStream<K, B, KeyB>& other) const;
+  // Joins each record with the other stream's records of the same key within a time interval.
+  template <typename B, typename KeyB>
+  IntervalJoin<K, T, B, KeySelector, KeyB> intervalJoin(const KeyedStream<K, B, KeyB>& other) const;
 
   const KeySelector& key_selector() const { return key_; }
 

@@ -45,11 +45,24 @@ struct EmittedType<void, F, Index> {
       std::tuple_element_t<Index, typename CallSignature<F>::Args>>::type;
 };
 
-// For keyed process functions: an object's processElement(value, ctx, out), or a lambda.
+// For process functions: explicit, else the function object's `using Out = ...;`, else the
+// Collector<Out>& of its processElement(value, ctx, out) (or processElement1), else of a
+// lambda's (value, ctx, out).
 template <typename Explicit, typename F>
 struct ProcessEmittedType : EmittedType<Explicit, F, 2> {};
 template <typename F>
-  requires requires { &F::processElement; }
+  requires requires { typename F::Out; }
+struct ProcessEmittedType<void, F> {
+  using type = typename F::Out;
+};
+template <typename F>
+  requires(!requires { typename F::Out; } && requires { &F::processElement1; })
+struct ProcessEmittedType<void, F> {
+  using type = typename CollectorElement<
+      std::tuple_element_t<2, typename CallSignature<decltype(&F::processElement1)>::Args>>::type;
+};
+template <typename F>
+  requires(!requires { typename F::Out; } && requires { &F::processElement; })
 struct ProcessEmittedType<void, F> {
   using type = typename CollectorElement<
       std::tuple_element_t<2, typename CallSignature<decltype(&F::processElement)>::Args>>::type;
