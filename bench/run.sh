@@ -20,9 +20,12 @@ read -r -a EXTRA <<<"${BENCH_ARGS:-}"
 declare -A CASES=(
   [chained]="brook_throughput_bench chained"
   [keyed_reduce]="brook_throughput_bench keyed_reduce"
+  [window_memory]="brook_window_bench window_memory"
+  [window_lmdb]="brook_window_bench window_lmdb"
+  [sliding_slices]="brook_window_bench sliding_slices"
 )
-ORDER=(chained keyed_reduce)  # the default run, in this order
-TARGETS=(brook_throughput_bench)
+ORDER=(chained keyed_reduce window_memory window_lmdb sliding_slices)  # the default run, in this order
+TARGETS=(brook_throughput_bench brook_window_bench)
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 

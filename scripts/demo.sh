@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Quick start, first command: installs what is missing, builds, and runs the clickstream demo
-# on an embedded MiniCluster. Extra arguments go to the job runner, e.g.
+# Quick start, first command: installs what is missing, builds, and runs the personalization demo
+# (real-time personalization) on an embedded MiniCluster. Extra arguments go to the job runner, e.g.
 #   scripts/demo.sh --parallelism 4 -- --events 1000000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh clickstream
-exec "${BROOK_BUILD_DIR:-build}/examples/clickstream" --local "$@"
+scripts/build.sh personalization
+exec "${BROOK_BUILD_DIR:-build}/examples/personalization/personalization" --local "$@"

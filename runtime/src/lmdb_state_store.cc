@@ -73,11 +73,11 @@ void LmdbStateStore::SetTtl(uint16_t id, const StateTtlConfig& ttl) {
   ttls_[id] = ttl;
 }
 
-void LmdbStateStore::CleanupSome(Timestamp processing_now, Timestamp watermark) {
+void LmdbStateStore::CleanupSome(int budget, Timestamp processing_now, Timestamp watermark) {
   LmdbCursor& cursor = env_.WriteCursor();
   bool valid = cleanup_key_.empty() ? cursor.SeekFirst() : cursor.Seek(cleanup_key_);
   bool wrapped = false;
-  for (int examined = 0; examined < state_internal::kCleanupEntriesPerWrite; ++examined) {
+  for (int examined = 0; examined < budget; ++examined) {
     if (!valid || IsMetadata(cursor.key())) {
       if (wrapped) break;
       wrapped = true;
@@ -90,9 +90,8 @@ void LmdbStateStore::CleanupSome(Timestamp processing_now, Timestamp watermark) 
       const uint16_t id = ReadU16(key.data() + 2);
       if (id < ttls_.size() && ttls_[id]) {
         const StateTtlConfig& ttl = *ttls_[id];
-        const Timestamp now = ttl.time == StateTtlConfig::TimeCharacteristic::kEventTime
-                                  ? watermark
-                                  : processing_now;
+        const Timestamp now =
+            ttl.time == StateTtlConfig::TimeCharacteristic::kEventTime ? watermark : processing_now;
         Timestamp last_access;
         std::memcpy(&last_access, value.data(), sizeof last_access);
         if (state_internal::IsExpired(last_access, ttl.ttl_ms, now)) cursor.DeleteCurrent();

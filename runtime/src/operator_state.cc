@@ -21,8 +21,8 @@ std::string Encode(const SnapshotRecords& records) {
 
 SnapshotRecords Decode(std::string_view bytes) {
   if (bytes.empty()) return {};
-  SnapshotRecords records = Deserialize<SnapshotRecords>(std::span<const std::byte>(
-      reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
+  SnapshotRecords records = Deserialize<SnapshotRecords>(
+      std::span<const std::byte>(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
   for (const SnapshotRecord& record : records) {
     if (std::get<1>(record) > static_cast<uint8_t>(OperatorStateKind::kBroadcast)) {
       throw SerdeError("operator state snapshot: unknown state kind " +

@@ -38,8 +38,7 @@ std::vector<std::vector<int64_t>> Restored(const std::vector<std::string>& snaps
 }
 
 TEST(OperatorState, SplitListStateIsDealtRoundRobinFromTwoToThreeSubtasks) {
-  const auto restored =
-      Restored(OldSnapshots(2, 4), 3, "offsets", OperatorStateMode::kSplit);
+  const auto restored = Restored(OldSnapshots(2, 4), 3, "offsets", OperatorStateMode::kSplit);
   // Old elements in subtask order: 0 1 2 3 10 11 12 13.
   EXPECT_EQ(restored[0], (std::vector<int64_t>{0, 3, 12}));
   EXPECT_EQ(restored[1], (std::vector<int64_t>{1, 10, 13}));
@@ -53,8 +52,8 @@ TEST(OperatorState, SplitListStateFromThreeSubtasksToOneGathersEveryElement) {
 
 TEST(OperatorState, UnionListStateGivesEverySubtaskEveryElement) {
   for (auto [from, to] : {std::pair{2, 3}, std::pair{3, 1}}) {
-    const auto restored = Restored(OldSnapshots(from, 1), to, "partitions",
-                                   OperatorStateMode::kUnion);
+    const auto restored =
+        Restored(OldSnapshots(from, 1), to, "partitions", OperatorStateMode::kUnion);
     std::vector<int64_t> all;
     for (int s = 0; s < from; ++s) all.push_back(100 + s);
     for (const auto& subtask : restored) EXPECT_EQ(subtask, all) << from << " -> " << to;

@@ -47,9 +47,8 @@ using Entries = std::vector<std::tuple<int32_t, std::string, std::string, std::s
 template <typename K>
 Entries SnapshotOf(KeyedStateBackend<K>& backend) {
   Entries out;
-  backend.Snapshot([&](const StateEntry& e) {
-    out.emplace_back(e.key_group, e.state_name, e.key, e.value);
-  });
+  backend.Snapshot(
+      [&](const StateEntry& e) { out.emplace_back(e.key_group, e.state_name, e.key, e.value); });
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -99,8 +98,8 @@ class StateBackend : public ::testing::Test {
     config.kind = kind;
     config.lmdb_directory = dir_.path();
     config.lmdb_map_size = size_t{1} << 30;
-    return MakeKeyedStateBackend<K>(config, "env-" + std::to_string(next_env_++),
-                                    kMaxParallelism, range);
+    return MakeKeyedStateBackend<K>(config, "env-" + std::to_string(next_env_++), kMaxParallelism,
+                                    range);
   }
 
   TempDir dir_;
@@ -235,8 +234,8 @@ TYPED_TEST(StateBackend, ReducingStateFoldsWithTheReduceFunction) {
 
 TYPED_TEST(StateBackend, AggregatingStateAccumulatesAndReturnsTheResult) {
   auto backend = this->Make();
-  auto& avg = backend->GetAggregatingState(
-      AggregatingStateDescriptor<int64_t, Average>{"avg", Average{}});
+  auto& avg =
+      backend->GetAggregatingState(AggregatingStateDescriptor<int64_t, Average>{"avg", Average{}});
   backend->SetCurrentKey("k");
   EXPECT_EQ(avg.get(), std::nullopt);
   EXPECT_EQ(avg.accumulator(), std::nullopt);
@@ -249,8 +248,8 @@ TYPED_TEST(StateBackend, MergeNamespacesCombinesListsReducersAndAggregates) {
   auto backend = this->Make();
   auto& list = backend->GetListState(ListStateDescriptor<int64_t>{"list"});
   auto& sum = backend->GetReducingState(ReducingStateDescriptor<int64_t, Sum>{"sum", Sum{}});
-  auto& avg = backend->GetAggregatingState(
-      AggregatingStateDescriptor<int64_t, Average>{"avg", Average{}});
+  auto& avg =
+      backend->GetAggregatingState(AggregatingStateDescriptor<int64_t, Average>{"avg", Average{}});
   backend->SetCurrentKey("session-user");
   for (int64_t ns : {10, 20, 30}) {
     list.SetNamespace(ns);
@@ -398,8 +397,8 @@ void Populate(KeyedStateBackend<std::string>& b, int n) {
   auto& map = b.GetMapState(MapStateDescriptor<std::string, int64_t>{"map"});
   auto& sum = b.GetReducingState(ReducingStateDescriptor<int64_t, Sum>{"sum", Sum{}});
   auto& avg = b.GetAggregatingState(AggregatingStateDescriptor<int64_t, Average>{"avg", Average{}});
-  auto& ttl = b.GetState(
-      ValueStateDescriptor<int64_t>{"ttl", StateTtlConfig::EventTime(int64_t{1} << 40)});
+  auto& ttl =
+      b.GetState(ValueStateDescriptor<int64_t>{"ttl", StateTtlConfig::EventTime(int64_t{1} << 40)});
   for (int i = 0; i < n; ++i) {
     b.SetCurrentKey("key-" + std::to_string(i));
     for (int64_t ns : {0, -3, 77}) {
@@ -424,8 +423,8 @@ void ExpectPopulated(KeyedStateBackend<std::string>& b, const std::string& key) 
   auto& map = b.GetMapState(MapStateDescriptor<std::string, int64_t>{"map"});
   auto& sum = b.GetReducingState(ReducingStateDescriptor<int64_t, Sum>{"sum", Sum{}});
   auto& avg = b.GetAggregatingState(AggregatingStateDescriptor<int64_t, Average>{"avg", Average{}});
-  auto& ttl = b.GetState(
-      ValueStateDescriptor<int64_t>{"ttl", StateTtlConfig::EventTime(int64_t{1} << 40)});
+  auto& ttl =
+      b.GetState(ValueStateDescriptor<int64_t>{"ttl", StateTtlConfig::EventTime(int64_t{1} << 40)});
   b.SetCurrentKey(key);
   for (int64_t ns : {0, -3, 77}) {
     value.SetNamespace(ns);
@@ -527,26 +526,34 @@ TEST_F(LmdbStateBackend, ASnapshotIsAConsistentViewWhileWritesContinue) {
   LmdbKeyedStateBackend<std::string> backend({dir_.path() + "/env", size_t{1} << 30},
                                              kMaxParallelism, kAllKeyGroups);
   auto& value = backend.GetState(ValueStateDescriptor<int64_t>{"v"});
-  for (int i = 0; i < 100; ++i) {
+  constexpr int kKeys = 2000;
+  for (int i = 0; i < kKeys; ++i) {
     backend.SetCurrentKey("k" + std::to_string(i));
     value.update(i);
   }
   std::unique_ptr<LmdbStateSnapshot> snapshot = backend.TakeSnapshot();
-  for (int i = 0; i < 100; ++i) {
-    backend.SetCurrentKey("k" + std::to_string(i));
-    value.update(-1);
-  }
-  backend.SetCurrentKey("late");
-  value.update(0);
-  backend.Flush();
+  // Written out on another thread while the task thread keeps overwriting and committing.
   int seen = 0;
-  snapshot->ForEach([&](const StateEntry& e) {
-    EXPECT_EQ(e.state_name, "v");
-    // Not the -1 written after the snapshot was taken.
-    EXPECT_GE(Deserialize<int64_t>(state_internal::AsBytes(e.value)), 0);
-    ++seen;
+  int64_t sum = 0;
+  std::thread writer_out([&] {
+    snapshot->ForEach([&](const StateEntry& e) {
+      EXPECT_EQ(e.state_name, "v");
+      sum += Deserialize<int64_t>(state_internal::AsBytes(e.value));
+      ++seen;
+    });
   });
-  EXPECT_EQ(seen, 100);
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < kKeys; ++i) {
+      backend.SetCurrentKey("k" + std::to_string(i));
+      value.update(-1);
+    }
+    backend.SetCurrentKey("late-" + std::to_string(round));
+    value.update(0);
+    backend.Flush();
+  }
+  writer_out.join();
+  EXPECT_EQ(seen, kKeys);
+  EXPECT_EQ(sum, int64_t{kKeys} * (kKeys - 1) / 2);  // none of the -1s written afterwards
   snapshot.reset();
   backend.SetCurrentKey("k3");
   EXPECT_EQ(value.value(), -1);
@@ -580,8 +587,8 @@ TEST_F(LmdbStateBackend, MapFullIsReportedAsAnError) {
   config.kind = StateBackendKind::kLmdb;
   config.lmdb_directory = dir_.path();
   config.lmdb_map_size = size_t{1} << 20;
-  auto backend = MakeKeyedStateBackend<std::string>(config, "small", kMaxParallelism,
-                                                    kAllKeyGroups);
+  auto backend =
+      MakeKeyedStateBackend<std::string>(config, "small", kMaxParallelism, kAllKeyGroups);
   auto& blob = backend->GetState(ValueStateDescriptor<std::string>{"blob"});
   EXPECT_THROW(
       {

@@ -106,7 +106,7 @@ class KeyedCoProcessOperator final : public TwoInputOperator<A, B>, WithOutput<O
   }
   void ProcessBatch1(RecordBatch<A>& batch) override {
     for (const auto& r : batch.records) {
-      core_.support.SetCurrentKey(key_a_(r.value));
+      core_.support.SetCurrentKey(key_a_(r.value), r.timestamp);
       core_.Stamp(r.timestamp);
       fn_.processElement1(r.value, *core_.ctx, core_.collector);
     }
@@ -114,7 +114,7 @@ class KeyedCoProcessOperator final : public TwoInputOperator<A, B>, WithOutput<O
   }
   void ProcessBatch2(RecordBatch<B>& batch) override {
     for (const auto& r : batch.records) {
-      core_.support.SetCurrentKey(key_b_(r.value));
+      core_.support.SetCurrentKey(key_b_(r.value), r.timestamp);
       core_.Stamp(r.timestamp);
       fn_.processElement2(r.value, *core_.ctx, core_.collector);
     }
@@ -207,7 +207,7 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<A, B>, WithO
   }
   void ProcessBatch1(RecordBatch<A>& batch) override {
     for (const auto& r : batch.records) {
-      core_.support.SetCurrentKey(key_a_(r.value));
+      core_.support.SetCurrentKey(key_a_(r.value), r.timestamp);
       core_.Stamp(r.timestamp);
       fn_.processElement(r.value, *core_.ctx, core_.collector);
     }

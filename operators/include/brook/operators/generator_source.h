@@ -1,9 +1,10 @@
 // A deterministic generator source: record i is fn(i), for i in [0, count) (or unbounded).
 // The index space is cut into `num_splits` strided splits (split s yields s, s+S, s+2S, ...);
-// subtask k of p reads the splits s with s % p == k, a batch at a time, round-robin. Its
-// position is the next offset within each split, so a reader can start from any offset and
-// replay exactly the same records; splits, not subtasks, own indices, so positions survive a
-// change of parallelism.
+// subtask k of p reads the splits s with s % p == k, taking one record from each in turn, so
+// its output follows index order (and event time, for generators whose time grows with the
+// index: a watermark after any batch is then accurate). Its position is the next offset within
+// each split, so a reader can start from any offset and replay exactly the same records;
+// splits, not subtasks, own indices, so positions survive a change of parallelism.
 //
 // Optional: a rate limit (records per second for the whole source, shared by its subtasks),
 // and a timestamp function giving each record its event time.
@@ -67,26 +68,31 @@ class GeneratorSource final : public SourceOperatorBase, WithOutput<T> {
       }
       budget = std::min<size_t>(budget, size_t(allowed - double(emitted_)) + 1);
     }
-    // Find a split with records left, round-robin.
-    for (size_t tries = 0; tries < splits_.size(); ++tries) {
-      Split& split = splits_[current_];
-      current_ = (current_ + 1) % splits_.size();
-      const uint64_t stride = uint64_t(options_.num_splits);
+    // One record from each split with records left, in turn; the next call resumes with the
+    // split after the last one read.
+    const uint64_t stride = uint64_t(options_.num_splits);
+    size_t n = 0;
+    size_t exhausted_in_a_row = 0;
+    while (n < budget && exhausted_in_a_row < splits_.size()) {
+      Split& split = splits_[next_split_];
+      next_split_ = next_split_ + 1 == splits_.size() ? 0 : next_split_ + 1;
       uint64_t index = split.id + split.next_offset * stride;
-      if (index >= options_.count) continue;
-      size_t n = 0;
-      for (; n < budget && index < options_.count; ++n, index += stride) {
-        T value = fn_(index);
-        Timestamp ts = timestamp_of_ ? timestamp_of_(value) : kNoTimestamp;
-        batch_.records.push_back({std::move(value), ts});
+      if (index >= options_.count) {
+        ++exhausted_in_a_row;
+        continue;
       }
-      split.next_offset += n;
-      emitted_ += n;
-      this->output()->Push(batch_);
-      batch_.clear();
-      return SourceStatus::More();
+      exhausted_in_a_row = 0;
+      T value = fn_(index);
+      Timestamp ts = timestamp_of_ ? timestamp_of_(value) : kNoTimestamp;
+      batch_.records.push_back({std::move(value), ts});
+      ++split.next_offset;
+      ++n;
     }
-    return SourceStatus::End();
+    if (n == 0) return SourceStatus::End();
+    emitted_ += n;
+    this->output()->Push(batch_);
+    batch_.clear();
+    return SourceStatus::More();
   }
 
   void Close() override { CloseFunction(fn_); }
@@ -102,7 +108,7 @@ class GeneratorSource final : public SourceOperatorBase, WithOutput<T> {
   GeneratorOptions options_;
   TimestampFn timestamp_of_;
   std::vector<Split> splits_;
-  size_t current_ = 0;
+  size_t next_split_ = 0;
   double rate_per_subtask_ = 0;
   Timestamp started_at_ = 0;
   uint64_t emitted_ = 0;

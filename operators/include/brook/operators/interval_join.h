@@ -54,7 +54,7 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B>, WithOutput<Out
   void ProcessBatch1(RecordBatch<A>& batch) override {
     for (const auto& r : batch.records) {
       if (IsLate(r.timestamp)) continue;
-      support_.SetCurrentKey(key_a_(r.value));
+      support_.SetCurrentKey(key_a_(r.value), r.timestamp);
       Buffer(Left(), r.value, r.timestamp);
       for (const auto& [ts, rights] : Right().entries()) {
         if (ts < r.timestamp + lower_ || ts > r.timestamp + upper_) continue;
@@ -71,7 +71,7 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B>, WithOutput<Out
   void ProcessBatch2(RecordBatch<B>& batch) override {
     for (const auto& r : batch.records) {
       if (IsLate(r.timestamp)) continue;
-      support_.SetCurrentKey(key_b_(r.value));
+      support_.SetCurrentKey(key_b_(r.value), r.timestamp);
       Buffer(Right(), r.value, r.timestamp);
       for (const auto& [ts, lefts] : Left().entries()) {
         if (r.timestamp < ts + lower_ || r.timestamp > ts + upper_) continue;
@@ -107,10 +107,7 @@ class IntervalJoinOperator final : public TwoInputOperator<A, B>, WithOutput<Out
   bool IsLate(Timestamp ts) const {
     if (ts == kNoTimestamp)
       throw std::runtime_error("interval join needs event timestamps: assign them first");
-    return ts < support_watermark();
-  }
-  Timestamp support_watermark() const {
-    return const_cast<KeyedSupport<K>&>(support_).timers().current_watermark();
+    return ts < support_.current_watermark();
   }
 
   template <typename V>

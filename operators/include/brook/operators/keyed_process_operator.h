@@ -115,7 +115,7 @@ class KeyedProcessOperator final : public OneInputOperator<In>, WithOutput<Out> 
 
   void ProcessBatch(RecordBatch<In>& batch) override {
     for (const auto& r : batch.records) {
-      support_.SetCurrentKey(key_selector_(r.value));
+      support_.SetCurrentKey(key_selector_(r.value), r.timestamp);
       context_->SetTimestamp(r.timestamp);
       collector_.SetTimestamp(r.timestamp);
       if constexpr (requires { fn_.processElement(r.value, *context_, collector_); })

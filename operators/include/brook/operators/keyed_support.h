@@ -35,6 +35,7 @@ class KeyedSupport {
     timers_ = std::make_unique<KeyedTimerService<K>>(
         context.timers, [this](const Timer& timer, TimeDomain domain) {
           backend_->SetCurrentKey(timer.key);
+          if (domain == TimeDomain::kEventTime) backend_->SetCurrentRecordTime(timer.time);
           on_timer_(timer, domain);
         });
   }
@@ -49,6 +50,11 @@ class KeyedSupport {
   }
 
   void SetCurrentKey(const K& key) { backend_->SetCurrentKey(key); }
+  // The key and event time of the record being processed (the time stamps event-time TTL).
+  void SetCurrentKey(const K& key, Timestamp record_time) {
+    backend_->SetCurrentKey(key);
+    backend_->SetCurrentRecordTime(record_time);
+  }
   const K& current_key() const { return backend_->current_key(); }
 
   // Advances event time: TTL clock, then due event-time timers.
@@ -59,6 +65,8 @@ class KeyedSupport {
 
   KeyedStateBackend<K>& backend() { return *backend_; }
   KeyedTimerService<K>& timers() { return *timers_; }
+  const KeyedTimerService<K>& timers() const { return *timers_; }
+  Timestamp current_watermark() const { return timers_->current_watermark(); }
 
  private:
   std::unique_ptr<KeyedStateBackend<K>> backend_;

@@ -73,7 +73,9 @@ struct CollectAggregate {
   Acc CreateAccumulator() const { return {}; }
   void Add(const T& value, Acc& acc) const { acc.push_back(value); }
   Out GetResult(const Acc& acc) const { return acc; }
-  void Merge(const Acc& from, Acc& into) const { into.insert(into.end(), from.begin(), from.end()); }
+  void Merge(const Acc& from, Acc& into) const {
+    into.insert(into.end(), from.begin(), from.end());
+  }
 };
 
 // Wraps the window function's aggregate to report, through `*created`, that an add() created a

@@ -45,9 +45,10 @@ class MergingWindowSet {
     for (const MergingWindowEntry& e : entries_) windows.push_back(e.window);
     windows.push_back(new_window);
     std::vector<std::pair<TimeWindow, std::vector<TimeWindow>>> merges;
-    Assigner::MergeWindows(windows, [&](const std::vector<TimeWindow>& group, const TimeWindow& result) {
-      merges.emplace_back(result, group);
-    });
+    Assigner::MergeWindows(windows,
+                           [&](const std::vector<TimeWindow>& group, const TimeWindow& result) {
+                             merges.emplace_back(result, group);
+                           });
 
     TimeWindow result_window = new_window;
     bool merged_new_window = false;

@@ -25,8 +25,7 @@ class TriggerContext {
  public:
   using Clock = std::function<Timestamp()>;
 
-  TriggerContext(KeyedSupport<K>* support, const Clock* clock)
-      : support_(support), clock_(clock) {}
+  TriggerContext(KeyedSupport<K>* support, const Clock* clock) : support_(support), clock_(clock) {}
   TriggerContext(const TriggerContext&) = delete;
   TriggerContext& operator=(const TriggerContext&) = delete;
 

@@ -1,9 +1,9 @@
 // Windows, as Flink's: what a window is (TimeWindow, GlobalWindow), how records are put into
 // windows (window assigners), and when a window emits (triggers).
 //
-//   keyed.window(TumblingEventTimeWindows::of(60'000))                 // [0, 60s), [60s, 120s), ...
-//   keyed.window(SlidingEventTimeWindows::of(600'000, 10'000))         // 10 min every 10 s
-//   keyed.window(EventTimeSessionWindows::withGap(30'000))             // 30 s of inactivity ends one
+//   keyed.window(TumblingEventTimeWindows::of(60'000))          // [0, 1 min), [1 min, 2 min), ...
+//   keyed.window(SlidingEventTimeWindows::of(600'000, 10'000))  // 10 min every 10 s
+//   keyed.window(EventTimeSessionWindows::withGap(30'000))      // ends after 30 s without records
 //   keyed.window(GlobalWindows::create()).trigger(CountTrigger::of(100))
 //
 // Assigners. Each is a small value type with this contract, used by the window operators
@@ -20,8 +20,8 @@
 //   int64_t Namespace(const Window&) const;  Window WindowFor(int64_t ns) const;
 // and merging ones merge: MergeWindows(std::vector<TimeWindow>, callback(merged, result)).
 //
-// Triggers. A trigger decides, per key and window, when the window's contents are emitted
-// (FIRE) and/or discarded (PURGE). A user trigger is a class with
+// Triggers (built-in ones in window_triggers.h). A trigger decides, per key and window, when the
+// window's contents are emitted (FIRE) and/or discarded (PURGE). A user trigger is a class with
 //   TriggerResult onElement(const T& element, Timestamp ts, const W& window, Ctx& ctx);
 //   TriggerResult onEventTime(Timestamp time, const W& window, Ctx& ctx);
 //   TriggerResult onProcessingTime(Timestamp time, const W& window, Ctx& ctx);
@@ -37,7 +37,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <numeric>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -45,9 +44,9 @@
 #include <utility>
 #include <vector>
 
+#include "brook/operators/window_triggers.h"
 #include "brook/runtime/ids.h"
 #include "brook/runtime/key_groups.h"
-#include "brook/runtime/state/state_descriptor.h"
 
 namespace brook {
 
@@ -90,186 +89,6 @@ struct GlobalWindow {
 inline std::ostream& operator<<(std::ostream& os, const GlobalWindow&) {
   return os << "GlobalWindow";
 }
-
-// What a trigger decides, as Flink's TriggerResult.
-enum class TriggerResult : uint8_t {
-  CONTINUE,        // nothing happens
-  FIRE,            // emit the window's result; keep its contents
-  PURGE,           // discard the contents without emitting
-  FIRE_AND_PURGE,  // emit, then discard
-};
-inline bool IsFire(TriggerResult r) {
-  return r == TriggerResult::FIRE || r == TriggerResult::FIRE_AND_PURGE;
-}
-inline bool IsPurge(TriggerResult r) {
-  return r == TriggerResult::PURGE || r == TriggerResult::FIRE_AND_PURGE;
-}
-
-// --- triggers --------------------------------------------------------------------------------
-
-// Fires once the watermark passes the window's end, and again for every element that arrives
-// later but within the allowed lateness (the window is then re-emitted with it). The default of
-// event-time assigners.
-struct EventTimeTrigger {
-  static EventTimeTrigger create() { return {}; }
-
-  template <typename T, typename W, typename Ctx>
-  TriggerResult onElement(const T&, Timestamp, const W& window, Ctx& ctx) const {
-    if (window.maxTimestamp() <= ctx.getCurrentWatermark()) return TriggerResult::FIRE;
-    // One timer per window: registered by the element that creates the window, not by every one.
-    if (ctx.windowIsNew()) ctx.registerEventTimeTimer(window.maxTimestamp());
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onEventTime(Timestamp time, const W& window, Ctx&) const {
-    return time == window.maxTimestamp() ? TriggerResult::FIRE : TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onProcessingTime(Timestamp, const W&, Ctx&) const {
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  void clear(const W& window, Ctx& ctx) const {
-    ctx.deleteEventTimeTimer(window.maxTimestamp());
-  }
-  template <typename W, typename Ctx>
-  void onMerge(const W& window, Ctx& ctx) const {
-    if (window.maxTimestamp() > ctx.getCurrentWatermark())
-      ctx.registerEventTimeTimer(window.maxTimestamp());
-  }
-  static const char* Name() { return "EventTimeTrigger"; }
-};
-
-// Fires when processing time passes the window's end. The default of processing-time assigners.
-struct ProcessingTimeTrigger {
-  static ProcessingTimeTrigger create() { return {}; }
-
-  template <typename T, typename W, typename Ctx>
-  TriggerResult onElement(const T&, Timestamp, const W& window, Ctx& ctx) const {
-    if (ctx.windowIsNew()) ctx.registerProcessingTimeTimer(window.maxTimestamp());
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onEventTime(Timestamp, const W&, Ctx&) const {
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onProcessingTime(Timestamp, const W&, Ctx&) const {
-    return TriggerResult::FIRE;
-  }
-  template <typename W, typename Ctx>
-  void clear(const W& window, Ctx& ctx) const {
-    ctx.deleteProcessingTimeTimer(window.maxTimestamp());
-  }
-  template <typename W, typename Ctx>
-  void onMerge(const W& window, Ctx& ctx) const {
-    if (window.maxTimestamp() > ctx.getCurrentProcessingTime())
-      ctx.registerProcessingTimeTimer(window.maxTimestamp());
-  }
-  static const char* Name() { return "ProcessingTimeTrigger"; }
-};
-
-// Fires every `n` elements of a window (keeping its contents: wrap it in PurgingTrigger for
-// windows of n elements each, as countWindow does). Counts live in per-window keyed state.
-struct CountTrigger {
-  struct Sum {
-    int64_t operator()(const int64_t& a, const int64_t& b) const { return a + b; }
-  };
-  using CountState = ReducingStateDescriptor<int64_t, Sum>;
-
-  static CountTrigger of(int64_t n) {
-    if (n <= 0) throw std::invalid_argument("CountTrigger::of: the count must be positive");
-    return CountTrigger{n};
-  }
-
-  template <typename T, typename W, typename Ctx>
-  TriggerResult onElement(const T&, Timestamp, const W&, Ctx& ctx) const {
-    auto& count = ctx.getPartitionedState(Descriptor());
-    count.add(1);
-    if (*count.get() < max_count) return TriggerResult::CONTINUE;
-    count.clear();
-    return TriggerResult::FIRE;
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onEventTime(Timestamp, const W&, Ctx&) const {
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onProcessingTime(Timestamp, const W&, Ctx&) const {
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  void clear(const W&, Ctx& ctx) const {
-    ctx.getPartitionedState(Descriptor()).clear();
-  }
-  template <typename W, typename Ctx>
-  void onMerge(const W&, Ctx& ctx) const {
-    ctx.mergePartitionedState(Descriptor());
-  }
-  static const char* Name() { return "CountTrigger"; }
-
-  static const CountState& Descriptor() {
-    static const CountState descriptor{"count-trigger", Sum{}};
-    return descriptor;
-  }
-
-  int64_t max_count = 1;
-};
-
-// Turns every FIRE of `Inner` into FIRE_AND_PURGE.
-template <typename Inner>
-struct PurgingTrigger {
-  static PurgingTrigger of(Inner inner) { return PurgingTrigger{std::move(inner)}; }
-
-  template <typename T, typename W, typename Ctx>
-  TriggerResult onElement(const T& element, Timestamp ts, const W& window, Ctx& ctx) {
-    return Purging(inner.onElement(element, ts, window, ctx));
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onEventTime(Timestamp time, const W& window, Ctx& ctx) {
-    return Purging(inner.onEventTime(time, window, ctx));
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onProcessingTime(Timestamp time, const W& window, Ctx& ctx) {
-    return Purging(inner.onProcessingTime(time, window, ctx));
-  }
-  template <typename W, typename Ctx>
-  void clear(const W& window, Ctx& ctx) {
-    if constexpr (requires { inner.clear(window, ctx); }) inner.clear(window, ctx);
-  }
-  template <typename W, typename Ctx>
-    requires requires(Inner& i, const W& w, Ctx& c) { i.onMerge(w, c); }
-  void onMerge(const W& window, Ctx& ctx) {
-    inner.onMerge(window, ctx);
-  }
-  static const char* Name() { return "PurgingTrigger"; }
-
-  Inner inner;
-
- private:
-  static TriggerResult Purging(TriggerResult r) {
-    return IsFire(r) ? TriggerResult::FIRE_AND_PURGE : r;
-  }
-};
-
-// Never fires: the default of GlobalWindows, which need a trigger of their own.
-struct NeverTrigger {
-  template <typename T, typename W, typename Ctx>
-  TriggerResult onElement(const T&, Timestamp, const W&, Ctx&) const {
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onEventTime(Timestamp, const W&, Ctx&) const {
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  TriggerResult onProcessingTime(Timestamp, const W&, Ctx&) const {
-    return TriggerResult::CONTINUE;
-  }
-  template <typename W, typename Ctx>
-  void onMerge(const W&, Ctx&) const {}
-  static const char* Name() { return "NeverTrigger"; }
-};
 
 // --- assigners -------------------------------------------------------------------------------
 
@@ -373,7 +192,9 @@ class TumblingEventTimeWindows : public window_internal::FixedWindows<true> {
   static TumblingEventTimeWindows of(int64_t size_ms, int64_t offset_ms = 0) {
     return TumblingEventTimeWindows(size_ms, offset_ms);
   }
-  std::string Describe() const { return "TumblingEventTimeWindows(" + std::to_string(size()) + ")"; }
+  std::string Describe() const {
+    return "TumblingEventTimeWindows(" + std::to_string(size()) + ")";
+  }
 
  private:
   TumblingEventTimeWindows(int64_t size, int64_t offset)
@@ -414,8 +235,7 @@ class SlidingEventTimeWindows : public window_internal::FixedWindows<true> {
 
 class SlidingProcessingTimeWindows : public window_internal::FixedWindows<false> {
  public:
-  static SlidingProcessingTimeWindows of(int64_t size_ms, int64_t slide_ms,
-                                         int64_t offset_ms = 0) {
+  static SlidingProcessingTimeWindows of(int64_t size_ms, int64_t slide_ms, int64_t offset_ms = 0) {
     return SlidingProcessingTimeWindows(size_ms, slide_ms, offset_ms);
   }
   std::string Describe() const {

@@ -32,11 +32,12 @@ class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
   }
 
   void put(const UK& key, const UV& value) override {
-    if constexpr (kTtl) Cleanup();
+    [[maybe_unused]] const Timestamp now = kTtl ? table_.Now() : 0;
+    if constexpr (kTtl) Cleanup(now);
     Inner& inner = table_.Upsert(this->namespace_, [] { return Inner{}; }).first;
     Cell& cell = inner[key];
     cell.value = value;
-    if constexpr (kTtl) cell.last_access = table_.Now();
+    if constexpr (kTtl) cell.last_access = now;
   }
 
   void remove(const UK& key) override {
@@ -140,8 +141,7 @@ class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
     return &it->second;
   }
 
-  void Cleanup() {
-    const Timestamp now = table_.Now();
+  void Cleanup(Timestamp now) {
     table_.CleanupSome([&](auto& outer) {
       boost::unordered::erase_if(outer.value, [&](const auto& user_entry) {
         return IsExpiredEntry(user_entry.second, now);

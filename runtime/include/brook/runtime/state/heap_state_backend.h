@@ -117,9 +117,8 @@ class HeapReducingState final : public ReducingState<V>, public HeapSingleValueC
 };
 
 template <typename K, typename In, typename F, bool kTtl>
-class HeapAggregatingState final
-    : public AggregatingState<In, typename F::Acc, typename F::Out>,
-      public HeapSingleValueCodec<K, typename F::Acc, kTtl> {
+class HeapAggregatingState final : public AggregatingState<In, typename F::Acc, typename F::Out>,
+                                   public HeapSingleValueCodec<K, typename F::Acc, kTtl> {
   using Acc = typename F::Acc;
   using Base = HeapSingleValueCodec<K, Acc, kTtl>;
 
@@ -128,9 +127,8 @@ class HeapAggregatingState final
       : Base(backend, ttl), aggregate_(std::move(aggregate)) {}
 
   void add(const In& value) override {
-    Acc& acc = this->table_.Upsert(this->namespace_, [&] {
-                             return aggregate_.CreateAccumulator();
-                           }).first;
+    Acc& acc =
+        this->table_.Upsert(this->namespace_, [&] { return aggregate_.CreateAccumulator(); }).first;
     aggregate_.Add(value, acc);
   }
   std::optional<typename F::Out> get() override {
@@ -244,8 +242,7 @@ template <typename K>
 class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
  public:
   HeapKeyedStateBackend(int max_parallelism, KeyGroupRange key_groups)
-      : KeyedStateBackend<K>(max_parallelism, key_groups),
-        current_key_hash_(KeyHasher<K>{}(this->current_key())) {}
+      : KeyedStateBackend<K>(max_parallelism, key_groups) {}
 
   StateBackendKind kind() const override { return StateBackendKind::kMemory; }
 
@@ -268,9 +265,6 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
       pending_restore_[entry.state_name].push_back(entry);
     }
   }
-
-  // The hash of current_key(), computed once per SetCurrentKey for every table probe.
-  uint64_t current_key_hash() const { return current_key_hash_; }
 
   // Creation of the typed states, for KeyedStateBackend::Get*State (state_backends.h).
   template <typename V>
@@ -307,9 +301,6 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
     return Adopt<HeapAggregatingState<K, In, F, false>>(d.name, d.ttl, d.aggregate);
   }
 
- protected:
-  void OnCurrentKeyChanged() override { current_key_hash_ = KeyHasher<K>{}(this->current_key()); }
-
  private:
   // Registers a new state for snapshots and hands it the entries restored before it existed.
   template <typename S, typename... Args>
@@ -323,7 +314,6 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
     return state;
   }
 
-  uint64_t current_key_hash_;
   // Ordered, so that snapshots list states in a stable order. The states are owned by the base.
   std::map<std::string, state_internal::HeapStateCodec*> codecs_;
   std::unordered_map<std::string, std::vector<StateEntry>> pending_restore_;

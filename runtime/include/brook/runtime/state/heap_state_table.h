@@ -122,12 +122,12 @@ class HeapStateTable {
   // expired; `.second` says whether it was. Stamps the entry with the current time.
   template <typename Init>
   std::pair<T&, bool> Upsert(int64_t ns, Init&& init) {
-    if constexpr (kTtl) CleanupExpired();
+    [[maybe_unused]] const Timestamp now = kTtl ? Now() : 0;
+    if constexpr (kTtl) CleanupExpired(now);
     auto it = map_.find(Ref(ns));
     if (it != map_.end()) {
       bool fresh = false;
       if constexpr (kTtl) {
-        const Timestamp now = Now();
         if (IsExpired(it->second.last_access, ttl_.ttl_ms, now)) {
           it->second.value = init();
           fresh = true;
@@ -137,21 +137,22 @@ class HeapStateTable {
       return {it->second.value, fresh};
     }
     BeforeInsert();
-    it = map_.emplace(HeapKey<K>{backend_.current_key(), ns}, MakeCell(init())).first;
+    it = map_.emplace(HeapKey<K>{backend_.current_key(), ns}, MakeCell(init(), now)).first;
     return {it->second.value, true};
   }
 
   template <typename U>
   void Put(int64_t ns, U&& value) {
-    if constexpr (kTtl) CleanupExpired();
+    [[maybe_unused]] const Timestamp now = kTtl ? Now() : 0;
+    if constexpr (kTtl) CleanupExpired(now);
     auto it = map_.find(Ref(ns));
     if (it != map_.end()) {
       it->second.value = std::forward<U>(value);
-      if constexpr (kTtl) it->second.last_access = Now();
+      if constexpr (kTtl) it->second.last_access = now;
       return;
     }
     BeforeInsert();
-    map_.emplace(HeapKey<K>{backend_.current_key(), ns}, MakeCell(T(std::forward<U>(value))));
+    map_.emplace(HeapKey<K>{backend_.current_key(), ns}, MakeCell(T(std::forward<U>(value)), now));
   }
 
   void Erase(int64_t ns) {
@@ -211,16 +212,15 @@ class HeapStateTable {
     return {&backend_.current_key(), ns, backend_.current_key_hash()};
   }
 
-  Cell MakeCell(T value) const {
+  static Cell MakeCell(T value, [[maybe_unused]] Timestamp now) {
     if constexpr (kTtl) {
-      return Cell{std::move(value), Now()};
+      return Cell{std::move(value), now};
     } else {
       return Cell{std::move(value)};
     }
   }
 
-  void CleanupExpired() {
-    const Timestamp now = Now();
+  void CleanupExpired(Timestamp now) {
     CleanupSome([&](const Cell& cell) { return IsExpiredCell(cell, now); });
   }
 
@@ -259,8 +259,7 @@ class HeapStateCodec {
 // after the TTL timestamp (if any).
 template <typename K, bool kTtl, typename Cell, typename WriteValue>
 void EncodeHeapEntry(const K& key, int64_t ns, const Cell& cell, int max_parallelism,
-                     std::vector<std::byte>& scratch, StateEntry& entry,
-                     WriteValue&& write_value) {
+                     std::vector<std::byte>& scratch, StateEntry& entry, WriteValue&& write_value) {
   entry.key_group = KeyGroupFor(key, max_parallelism).value();
   scratch.clear();
   {

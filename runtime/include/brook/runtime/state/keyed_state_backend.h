@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -72,20 +73,27 @@ class KeyedStateBackend {
   // REQUIRES: the key belongs to this backend's key groups.
   void SetCurrentKey(const K& key) {
     current_key_ = key;
-    current_key_group_ = KeyGroupFor(key, max_parallelism_);
+    current_key_hash_ = KeyHasher<K>{}(key);
+    current_key_group_ = KeyGroupForHash(current_key_hash_, max_parallelism_);
     BROOK_DCHECK(key_groups_.Contains(current_key_group_), "key outside this subtask's key groups");
     OnCurrentKeyChanged();
   }
   const K& current_key() const { return current_key_; }
   KeyGroup current_key_group() const { return current_key_group_; }
+  // KeyHasher<K>{}(current_key()), computed once per SetCurrentKey (the heap backend probes
+  // its hash tables with it).
+  uint64_t current_key_hash() const { return current_key_hash_; }
   int max_parallelism() const { return max_parallelism_; }
   const KeyGroupRange& key_groups() const { return key_groups_; }
 
-  // The clock of TTL: processing time, or the watermark for event-time TTL.
+  // The clock of TTL: processing time, or event time for event-time TTL: the later of the
+  // watermark and the time of the record (or timer) being processed, so an entry written before
+  // the first watermark is stamped with its record's time, not with the minimum watermark.
   void SetCurrentWatermark(Timestamp watermark) { watermark_ = watermark; }
+  void SetCurrentRecordTime(Timestamp time) { record_time_ = time; }
   Timestamp TtlNow(const StateTtlConfig& ttl) const {
     return ttl.time == StateTtlConfig::TimeCharacteristic::kEventTime
-               ? watermark_
+               ? std::max(watermark_, record_time_)
                : ProcessingTimeService::Now();
   }
 
@@ -135,8 +143,10 @@ class KeyedStateBackend {
   const int max_parallelism_;
   const KeyGroupRange key_groups_;
   K current_key_{};
+  uint64_t current_key_hash_ = KeyHasher<K>{}(K{});
   KeyGroup current_key_group_{0};
   Timestamp watermark_ = kMinWatermark;
+  Timestamp record_time_ = kMinWatermark;
   std::unordered_map<std::string, std::unique_ptr<KeyedStateBase>> states_;
 };
 

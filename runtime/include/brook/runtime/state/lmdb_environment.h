@@ -102,9 +102,9 @@ class LmdbEnvironment {
   using Bytes = std::span<const std::byte>;
 
   struct Options {
-    std::string directory;                    // created if missing
-    size_t map_size = size_t{64} << 30;       // address space reserved, not memory used
-    size_t commit_every = 50'000;             // writes per automatic commit
+    std::string directory;               // created if missing
+    size_t map_size = size_t{64} << 30;  // address space reserved, not memory used
+    size_t commit_every = 50'000;        // writes per automatic commit
   };
 
   // Opens (creating the directory and files if needed). Throws std::runtime_error.

@@ -82,9 +82,14 @@ class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
   std::vector<std::byte>& key_buffer() { return key_buffer_; }
   // Scratch for encoding values.
   std::vector<std::byte>& value_buffer() { return value_buffer_; }
-  void CleanupAfterTtlWrite() {
-    store_.CleanupSome(ProcessingTimeService::Now(),
-                       this->TtlNow(StateTtlConfig::EventTime(/*ttl_ms=*/1)));
+  // Incremental TTL cleanup, batched: every kCleanupInterval-th write of a TTL state examines
+  // kCleanupInterval * kCleanupEntriesPerWrite entries, so the cursor seek is amortized.
+  void CleanupAfterTtlWrite(const StateTtlConfig& ttl, Timestamp now) {
+    if (++ttl_writes_ % kCleanupInterval != 0) return;
+    const bool event_time = ttl.time == StateTtlConfig::TimeCharacteristic::kEventTime;
+    store_.CleanupSome(kCleanupInterval * state_internal::kCleanupEntriesPerWrite,
+                       event_time ? ProcessingTimeService::Now() : now,
+                       event_time ? now : this->TtlNow(StateTtlConfig::EventTime(1)));
   }
 
   template <typename V>
@@ -102,7 +107,7 @@ class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
   template <typename V, typename F>
   std::unique_ptr<ReducingState<V>> MakeReducingState(const ReducingStateDescriptor<V, F>& d) {
     return std::make_unique<state_internal::LmdbReducingState<K, V, F>>(*this, d.name, d.ttl,
-                                                                         d.reduce);
+                                                                        d.reduce);
   }
   template <typename In, typename F>
   std::unique_ptr<AggregatingState<In, typename F::Acc, typename F::Out>> MakeAggregatingState(
@@ -123,7 +128,10 @@ class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
     current_key_end_ = key_buffer_.size();
   }
 
+  static constexpr int kCleanupInterval = 16;
+
   LmdbStateStore store_;
+  uint64_t ttl_writes_ = 0;
   std::vector<std::byte> key_buffer_;
   size_t current_key_end_ = 0;
   std::vector<std::byte> value_buffer_;

@@ -68,9 +68,9 @@ class LmdbStateStore {
   // Declares state `id`'s TTL, which incremental cleanup needs to judge its entries.
   void SetTtl(uint16_t id, const StateTtlConfig& ttl);
 
-  // Examines a few entries after the position where the last call stopped (wrapping around) and
-  // deletes those of TTL states that have expired. Called after each write of a TTL state.
-  void CleanupSome(Timestamp processing_now, Timestamp watermark);
+  // Examines `budget` entries after the position where the last call stopped (wrapping around
+  // once) and deletes those of TTL states that have expired. Called after writes of TTL states.
+  void CleanupSome(int budget, Timestamp processing_now, Timestamp watermark);
 
   // Commits pending writes and captures a consistent view.
   std::unique_ptr<LmdbStateSnapshot> TakeSnapshot();

@@ -40,7 +40,6 @@ class LmdbStateBase {
       : backend_(backend), env_(backend.env()), id_(backend.StateId(name, ttl)), ttl_(ttl) {}
 
  protected:
-
   // The key of the current key's entry in `ns`, in the backend's key buffer (valid until the
   // next Key() of any state).
   Bytes Key(int64_t ns) { return backend_.StateKey(id_, ns); }
@@ -79,13 +78,14 @@ class LmdbStateBase {
   void Write(Bytes key, Fill&& fill) {
     std::vector<std::byte>& buffer = backend_.value_buffer();
     buffer.clear();
-    if (ttl_.enabled()) AppendTimestamp(buffer, Now());
+    const Timestamp now = ttl_.enabled() ? Now() : 0;
+    if (ttl_.enabled()) AppendTimestamp(buffer, now);
     {
       BufferWriter writer(buffer);
       fill(writer);
     }
     env_.Put(key, buffer);
-    if (ttl_.enabled()) backend_.CleanupAfterTtlWrite();
+    if (ttl_.enabled()) backend_.CleanupAfterTtlWrite(ttl_, now);
   }
 
   template <typename T>
@@ -156,8 +156,8 @@ class LmdbReducingState final : public ReducingState<V>, LmdbStateBase<K> {
 };
 
 template <typename K, typename In, typename F>
-class LmdbAggregatingState final
-    : public AggregatingState<In, typename F::Acc, typename F::Out>, LmdbStateBase<K> {
+class LmdbAggregatingState final : public AggregatingState<In, typename F::Acc, typename F::Out>,
+                                   LmdbStateBase<K> {
   using Acc = typename F::Acc;
 
  public:

@@ -109,7 +109,8 @@ class BroadcastState final : public state_internal::OperatorStateBase {
   void clear() { map_.clear(); }
 
   void SnapshotElements(std::vector<std::string>& out) const override {
-    for (const auto& [k, v] : map_) out.push_back(state_internal::EncodeElement(std::pair<K, V>(k, v)));
+    for (const auto& [k, v] : map_)
+      out.push_back(state_internal::EncodeElement(std::pair<K, V>(k, v)));
   }
   void RestoreElements(const std::vector<std::string>& elements) override {
     for (const std::string& e : elements) {

@@ -83,9 +83,9 @@ AggregatingState<In, typename F::Acc, typename F::Out>& KeyedStateBackend<K>::Ge
 // exists). Throws std::runtime_error if LMDB cannot open it.
 template <typename K>
 std::unique_ptr<KeyedStateBackend<K>> MakeKeyedStateBackend(const StateBackendConfig& config,
-                                                             const std::string& environment_name,
-                                                             int max_parallelism,
-                                                             KeyGroupRange key_groups) {
+                                                            const std::string& environment_name,
+                                                            int max_parallelism,
+                                                            KeyGroupRange key_groups) {
   if (config.kind == StateBackendKind::kLmdb) {
     LmdbEnvironment::Options options;
     options.directory = config.lmdb_directory + "/" + environment_name;
