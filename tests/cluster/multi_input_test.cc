@@ -230,3 +230,45 @@ TEST(EventTime, AnIdleSourceDoesNotHoldBackTheWatermark) {
 
 }  // namespace
 }  // namespace brook
+
+namespace brook {
+namespace {
+
+TEST(WindowJoin, PairsRecordsWithEqualKeysInTheSameWindow) {
+  StreamEnvironment env;
+  env.setParallelism(2);
+  auto with_time = [](auto stream) {
+    using T = typename decltype(stream)::value_type;
+    return stream.assignTimestampsAndWatermarks(
+        WatermarkStrategy<T>::forBoundedOutOfOrderness(0).withTimestampAssigner(
+            [](const T& o) { return o.ts; }));
+  };
+  // Orders every 7 ms for 10 users; payments every 11 ms for 10 users.
+  auto orders = with_time(env.fromGenerator("orders", [](uint64_t i) {
+    return Order{int64_t(i % 10), int64_t(i), Timestamp(i * 7)};
+  }, Count(300)));
+  auto payments = with_time(env.fromGenerator("payments", [](uint64_t j) {
+    return Order{int64_t(j % 10), int64_t(1000 + j), Timestamp(j * 11)};
+  }, Count(200)));
+  auto pairs = std::make_shared<CollectedRecords<std::pair<int64_t, int64_t>>>();
+  orders.join(payments)
+      .where([](const Order& o) { return o.user; })
+      .equalTo([](const Order& p) { return p.user; })
+      .window(TumblingEventTimeWindows::of(100))
+      .apply([](const Order& o, const Order& p) { return std::make_pair(o.item, p.item); })
+      .sinkTo(CollectSink<std::pair<int64_t, int64_t>>(pairs));
+  MiniCluster cluster;
+  auto result = cluster.Execute(env.BuildJobGraph("window-join"));
+  ASSERT_TRUE(result.ok()) << result.error;
+  std::multiset<std::pair<int64_t, int64_t>> expected;
+  for (int64_t i = 0; i < 300; ++i)
+    for (int64_t j = 0; j < 200; ++j)
+      if (i % 10 == j % 10 && (i * 7) / 100 == (j * 11) / 100) expected.insert({i, 1000 + j});
+  auto got = pairs->values();
+  using Pairs = std::multiset<std::pair<int64_t, int64_t>>;
+  ASSERT_GT(expected.size(), 100u);
+  EXPECT_EQ(Pairs(got.begin(), got.end()), expected);
+}
+
+}  // namespace
+}  // namespace brook

@@ -7,6 +7,7 @@
 #include "brook/jobs/data_stream.h"
 #include "brook/jobs/job_entry.h"
 #include "brook/jobs/stream_environment.h"
+#include "brook/jobs/window_join.h"
 #include "brook/jobs/windowed_stream.h"
 #include "brook/operators/dedup.h"
 #include "brook/operators/process_operator.h"

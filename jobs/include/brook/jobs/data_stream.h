@@ -43,6 +43,8 @@ template <typename K, typename A, typename KeyA, typename B>
 class BroadcastConnectedStream;
 template <typename K, typename A, typename B, typename KeyA, typename KeyB>
 class IntervalJoin;
+template <typename A, typename B>
+class JoinedStreams;
 template <typename K, typename T, typename KeySelector, typename Assigner>
 class WindowedStream;
 template <typename T>
@@ -145,6 +147,10 @@ class DataStream {
   // to a keyed stream (the broadcast state pattern).
   template <typename UK, typename UV>
   BroadcastStream<T, UK, UV> broadcast(MapStateDescriptor<UK, UV> descriptor) const;
+
+  // Joins this stream with `other` on equal keys within windows (window_join.h).
+  template <typename B>
+  JoinedStreams<T, B> join(const DataStream<B>& other) const;
 
   // Processes this stream and `other` in one operator with two inputs.
   template <typename B>
