@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -67,16 +68,26 @@ struct ProfileReport : Report<UserProfile> {
   }
 };
 
+// At the end of a bounded stream the newest sliding windows cover only its last minutes, so
+// the report shows each category's last complete window.
 struct TrendingReport : Report<Trending> {
-  using Report::Report;
-  std::map<int, Trending> latest;
+  TrendingReport(std::string title, int samples, int64_t window_ms)
+      : Report(std::move(title), samples), window_ms_(window_ms) {}
+  std::map<int, std::map<int64_t, Trending>> by_category;
+  int64_t newest_end = 0;
+  int64_t window_ms_;
   void Observe(const Trending& t) override {
-    auto& slot = latest[t.category];
-    if (slot.window_end <= t.window_end) slot = t;
+    by_category[t.category][t.window_end] = t;
+    newest_end = std::max(newest_end, t.window_end);
   }
   std::string Summary() override {
+    std::map<int, Trending> latest;
+    for (const auto& [c, windows] : by_category) {
+      auto it = windows.upper_bound(newest_end - window_ms_ + 60'000);
+      if (it != windows.begin()) latest[c] = std::prev(it)->second;
+    }
     std::ostringstream s;
-    s << "Trending (clicks in the last 10 minutes of the stream):\n";
+    s << "Trending (clicks per item in the last complete 10-minute window):\n";
     for (const auto& [c, t] : latest) {
       s << "  " << kCategories[c] << ":";
       for (int i = 0; i < t.count; ++i) s << " item " << t.items[size_t(i)] << " (" << t.clicks[size_t(i)] << ")";
@@ -100,6 +111,7 @@ BROOK_JOB(personalization) {
   out.recommendations.sinkTo(Report<Recommendation>("Recommendations", 5), "recommendations")
       .setParallelism(1);
   out.profiles.sinkTo(ProfileReport("profile", 0), "profiles").setParallelism(1);
-  out.trending.sinkTo(TrendingReport("trending", 0), "trending").setParallelism(1);
+  out.trending.sinkTo(TrendingReport("trending", 0, config.click_window_ms), "trending")
+      .setParallelism(1);
   out.sessions.sinkTo(Report<SessionSummary>("Sessions", 0), "sessions").setParallelism(1);
 }
