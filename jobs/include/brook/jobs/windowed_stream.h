@@ -28,6 +28,7 @@
 // (window_slicing_operator.h); everything else runs on WindowOperator (window_operator.h).
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -61,8 +62,10 @@ class WindowedStream {
   }
 
   // Keeps event-time windows for `ms` after they fired: records arriving within that time
-  // re-fire them with the updated result. Default 0.
+  // re-fire them with the updated result. Default 0; processing-time windows ignore it.
+  // Throws std::invalid_argument if negative.
   WindowedStream& allowedLateness(int64_t ms) {
+    if (ms < 0) throw std::invalid_argument("allowedLateness must not be negative");
     settings_.allowed_lateness_ms = ms;
     return *this;
   }

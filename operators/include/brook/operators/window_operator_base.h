@@ -9,7 +9,9 @@
 // namespace of their window.
 //
 // Results carry the window's maxTimestamp() as their timestamp. Watermarks are forwarded after
-// the windows they complete have fired.
+// the windows they complete have fired. Processing-time windows read the clock once per input
+// batch, so a batch's records share a processing time. Event-time windows need timestamps: a
+// record without one fails the task with an error that says so.
 //
 // Threading: the task thread. Life cycle: as every operator (stream_operator.h); state and
 // timers exist from Open() to Close().

@@ -130,8 +130,7 @@ class SlicingWindowOperator final
     SliceInfo s;
     s.start = TimeWindow::getWindowStartWithOffset(t, offset_, slice_);
     s.end = s.start + slice_;
-    // Windows [w, w + size) with w = offset (mod slide) hold the slice iff end - size <= w <=
-    // start.
+    // The windows [w, w + size), w = offset (mod slide), holding it: end - size <= w <= start.
     s.last_window_end = TimeWindow::getWindowStartWithOffset(s.start, offset_, slide_) + size_;
     s.first_window_end = FirstWindowEndFrom(s.end);
     s.last_cleanup = this->CleanupTime(s.last_window_end - 1);
