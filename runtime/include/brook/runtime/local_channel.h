@@ -53,6 +53,9 @@ class ChannelSender {
   // Blocks while the channel is full; adds the blocked time to *backpressure_ns.
   // Throws TaskCancelled if the channel is cancelled.
   virtual void Send(ChannelElement<T>&& element, int64_t* backpressure_ns) = 0;
+  // Hands on what the channel itself still buffers (a network channel's partly filled buffer),
+  // without blocking. The writer calls it when the task flushes; local channels buffer nothing.
+  virtual void Flush() {}
 };
 
 // Receiving side.

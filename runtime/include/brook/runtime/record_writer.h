@@ -47,12 +47,13 @@ class RecordWriter : public Output<T>, public RecordWriterBase {
   OutputBase& AsOutput() override { return *this; }
 
   void Flush() override {
-    for (size_t c = 0; c < channels_.size(); ++c)
-      if (!buffers_[c].empty()) SendBuffer(c);
+    SendBufferedBatches();
+    for (auto* c : channels_) c->Flush();
   }
 
   void BroadcastEvent(const StreamEvent& event) override {
-    Flush();
+    // Not Flush(): the event itself ends a network buffer, so records and event go out together.
+    SendBufferedBatches();
     for (size_t c = 0; c < channels_.size(); ++c) SendElement(c, ChannelElement<T>(event));
   }
 
@@ -75,6 +76,11 @@ class RecordWriter : public Output<T>, public RecordWriterBase {
     buffer.records.push_back(std::move(record));
     if (buffer.size() >= options_.batch_size) [[unlikely]]
       SendBuffer(channel);
+  }
+
+  void SendBufferedBatches() {
+    for (size_t c = 0; c < channels_.size(); ++c)
+      if (!buffers_[c].empty()) SendBuffer(c);
   }
 
   void SendBuffer(size_t channel) {
