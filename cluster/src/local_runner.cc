@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "brook/cluster/mini_cluster.h"
+#include "brook/jobs/job_library.h"
 
 namespace brook {
 
@@ -31,12 +32,9 @@ int RunJobMain(int argc, char** argv, const JobEntry& entry) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  StreamEnvironment env;
   std::optional<JobGraph> graph;
   try {
-    if (parallelism > 0) env.setParallelism(parallelism);
-    entry.build(env, JobArgs(job_args));
-    graph = env.BuildJobGraph(entry.name);
+    graph = BuildJobGraph(entry, JobArgs(job_args), parallelism);
   } catch (const std::exception& e) {
     std::cerr << "job '" << entry.name << "' could not be built: " << e.what() << "\n";
     return 2;

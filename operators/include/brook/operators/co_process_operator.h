@@ -81,6 +81,26 @@ class KeyedTwoInputCore {
     collector.PushBuffered();
     side_outputs->PushBuffered();
   }
+  // Fires due event-time timers; what they emit precedes the watermark.
+  void AdvanceWatermark(Timestamp watermark) {
+    support.AdvanceWatermark(watermark);
+    PushBuffered();
+  }
+  // Runs fn.onTimer (if it has one) for a timer whose key is already current.
+  template <typename F>
+  void FireTimer(F& fn, const typename KeyedSupport<K>::Timer& timer, TimeDomain domain) {
+    ctx->SetTimeDomain(domain);
+    Stamp(timer.time);
+    if constexpr (requires { fn.onTimer(timer.time, *ctx, collector); })
+      fn.onTimer(timer.time, *ctx, collector);
+    // Processing-time timers fire between batches: send what they emitted right away.
+    if (domain == TimeDomain::kProcessingTime) PushBuffered();
+  }
+  template <typename F>
+  void Close(F& fn) {
+    CloseFunction(fn);
+    support.Close();
+  }
 
   KeyedSupport<K> support;
   Collector<Out> collector;
@@ -121,22 +141,14 @@ class KeyedCoProcessOperator final : public TwoInputOperator<A, B>, WithOutput<O
     core_.PushBuffered();
   }
   void ProcessWatermark(Watermark watermark) override {
-    core_.support.AdvanceWatermark(watermark.timestamp);
-    core_.PushBuffered();
+    core_.AdvanceWatermark(watermark.timestamp);
     this->EmitWatermarkToAll(watermark);
   }
-  void Close() override {
-    CloseFunction(fn_);
-    core_.support.Close();
-  }
+  void Close() override { core_.Close(fn_); }
 
  private:
   void OnTimer(const typename KeyedSupport<K>::Timer& timer, TimeDomain domain) {
-    core_.ctx->SetTimeDomain(domain);
-    core_.Stamp(timer.time);
-    if constexpr (requires { fn_.onTimer(timer.time, *core_.ctx, core_.collector); })
-      fn_.onTimer(timer.time, *core_.ctx, core_.collector);
-    if (domain == TimeDomain::kProcessingTime) core_.PushBuffered();
+    core_.FireTimer(fn_, timer, domain);
   }
 
   KeyA key_a_;
@@ -222,24 +234,16 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<A, B>, WithO
     core_.PushBuffered();
   }
   void ProcessWatermark(Watermark watermark) override {
-    core_.support.AdvanceWatermark(watermark.timestamp);
-    core_.PushBuffered();
+    core_.AdvanceWatermark(watermark.timestamp);
     this->EmitWatermarkToAll(watermark);
   }
-  void Close() override {
-    CloseFunction(fn_);
-    core_.support.Close();
-  }
+  void Close() override { core_.Close(fn_); }
 
   OperatorStateStore& operator_state() { return store_; }
 
  private:
   void OnTimer(const typename KeyedSupport<K>::Timer& timer, TimeDomain domain) {
-    core_.ctx->SetTimeDomain(domain);
-    core_.Stamp(timer.time);
-    if constexpr (requires { fn_.onTimer(timer.time, *core_.ctx, core_.collector); })
-      fn_.onTimer(timer.time, *core_.ctx, core_.collector);
-    if (domain == TimeDomain::kProcessingTime) core_.PushBuffered();
+    core_.FireTimer(fn_, timer, domain);
   }
 
   KeyA key_a_;
