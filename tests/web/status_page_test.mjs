@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// Browser test of the web status page against a running job manager:
+//   node tests/web/status_page_test.mjs --url http://127.0.0.1:8081 [--job ID]
+//        [--artifacts DIR] [--timeout-s 60] [--chromium PATH]
+// Loads #/jobs/<id> in headless Chromium (the first RUNNING job unless --job names one),
+// waits for the DAG with as many vertices as /jobs/<id> has, waits for a non-zero live
+// record rate, clicks a vertex and expects one row per subtask, clicks the Checkpoints tab
+// and expects the history table, then opens the task managers page. Screenshots of each step
+// (and of the failure, if any) go to the artifact directory. Prints one PASS or FAIL line
+// and exits 0 or 1; the whole run is bounded by --timeout-s.
+
+import {mkdirSync} from 'node:fs';
+import {join, resolve} from 'node:path';
+import {parseArgs} from 'node:util';
+
+import {Browser} from './chromium.mjs';
+
+const {values: options} = parseArgs({options: {
+  url: {type: 'string'},
+  job: {type: 'string'},
+  artifacts: {type: 'string', default: 'status-page-artifacts'},
+  'timeout-s': {type: 'string', default: '60'},
+  chromium: {type: 'string', default: process.env.CHROMIUM ?? 'chromium'},
+}});
+
+const timeoutMs = Number(options['timeout-s']) * 1000;
+const stepTimeoutMs = Math.min(30_000, timeoutMs);
+let step = 'starting';
+let browser = null;
+let page = null;
+
+function finish(passed, message) {
+  console.log(`${passed ? 'PASS' : 'FAIL'} status page: ${message}`);
+  process.exitCode = passed ? 0 : 1;
+}
+
+async function getJson(base, path) {
+  const response = await fetch(new URL(path.replace(/^\//, ''), base),
+                               {signal: AbortSignal.timeout(5000)});
+  if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+const countOf = (selector) => `document.querySelectorAll(${JSON.stringify(selector)}).length`;
+
+async function run(artifacts) {
+  if (!options.url) throw new Error('--url BASE_URL of the job manager is required');
+  const base = new URL(options.url.endsWith('/') ? options.url : options.url + '/');
+
+  step = 'reading the REST API';
+  let jobId = options.job;
+  if (!jobId) {
+    const jobs = (await getJson(base, '/jobs')).jobs ?? [];
+    const running = jobs.find((job) => job.state === 'RUNNING');
+    if (!running) throw new Error(`no RUNNING job among ${jobs.length} at ${base}`);
+    jobId = running.id;
+  }
+  const job = await getJson(base, `/jobs/${encodeURIComponent(jobId)}`);
+  const vertices = job.vertices ?? [];
+  if (vertices.length === 0) throw new Error(`job ${jobId} has no vertices in /jobs/${jobId}`);
+
+  step = 'starting Chromium';
+  browser = await Browser.launch({executable: options.chromium});
+  page = await browser.newPage();
+
+  step = 'loading the job page';
+  await page.navigate(new URL(`#/jobs/${encodeURIComponent(jobId)}`, base).href);
+  await page.waitFor(`${countOf('[data-testid="dag"] [data-testid="dag-vertex"]')} === ${vertices.length}`,
+                     `a DAG with ${vertices.length} vertices`, stepTimeoutMs);
+  const rendered = await page.evaluate(`[...document.querySelectorAll('[data-testid="dag-vertex"]')]
+      .map((v) => v.dataset.vertexId).sort()`);
+  const expected = vertices.map((v) => String(v.id)).sort();
+  if (JSON.stringify(rendered) !== JSON.stringify(expected)) {
+    throw new Error(`DAG shows vertices ${rendered} but the job has ${expected}`);
+  }
+
+  step = 'waiting for a live record rate';
+  const rate = await page.waitFor(`(() => {
+      for (const text of document.querySelectorAll('[data-testid="dag-vertex"] [data-testid="vertex-rate"]')) {
+        const rate = Math.max(Number(text.dataset.rateIn) || 0, Number(text.dataset.rateOut) || 0);
+        if (rate > 0) return {vertex: text.closest('[data-testid="dag-vertex"]').dataset.vertexId,
+                              rate, text: text.textContent};
+      }
+      return null;
+    })()`, 'a vertex with a non-zero records/s', stepTimeoutMs);
+  await page.screenshot(join(artifacts, '1-job-overview.png'));
+
+  step = `clicking vertex ${rate.vertex}`;
+  const vertex = vertices.find((v) => String(v.id) === rate.vertex);
+  await page.click(`[data-testid="dag-vertex"][data-vertex-id="${CSS_escape(rate.vertex)}"]`);
+  await page.waitFor(`location.hash.endsWith('/vertices/${encodeURIComponent(rate.vertex)}')`,
+                     'the vertex route after the click', stepTimeoutMs);
+  await page.waitFor(`${countOf('[data-testid="subtask-table"] [data-testid="subtask-row"]')} === ${vertex.parallelism}`,
+                     `${vertex.parallelism} subtask rows of vertex ${rate.vertex}`, stepTimeoutMs);
+  await page.screenshot(join(artifacts, '2-vertex.png'));
+
+  step = 'opening the Checkpoints tab';
+  await page.click('[data-testid="tab-checkpoints"]');
+  await page.waitFor(`(() => {
+      const table = document.querySelector('[data-testid="checkpoint-history"]');
+      return table !== null && table.getBoundingClientRect().height > 0;
+    })()`, 'a visible checkpoint history table', stepTimeoutMs);
+  await page.screenshot(join(artifacts, '3-checkpoints.png'));
+
+  step = 'opening the task managers page';
+  const managers = (await getJson(base, '/taskmanagers')).taskmanagers ?? [];
+  await page.click('[data-testid="nav-taskmanagers"]');
+  await page.waitFor(`${countOf('[data-testid="taskmanager-row"]')} === ${managers.length}`,
+                     `${managers.length} task manager rows`, stepTimeoutMs);
+  await page.screenshot(join(artifacts, '4-taskmanagers.png'));
+
+  if (page.errors.length > 0) {
+    step = 'checking the page for script errors';
+    throw new Error(page.errors.join('; '));
+  }
+  return `job ${jobId}: ${vertices.length} vertices, ${rate.text} on vertex ${rate.vertex}, ` +
+         `${vertex.parallelism} subtasks, checkpoints tab, ${managers.length} task managers; ` +
+         `screenshots in ${artifacts}`;
+}
+
+// Vertex ids are Flink-style hex or small numbers; escape anyway so a selector cannot break.
+function CSS_escape(text) {
+  return String(text).replace(/["\\]/g, '\\$&');
+}
+
+async function main() {
+  const artifacts = resolve(options.artifacts);
+  mkdirSync(artifacts, {recursive: true});
+  const deadline = setTimeout(() => {
+    finish(false, `timed out after ${timeoutMs / 1000} s while ${step}`);
+    if (browser && !browser.exited) browser.child.kill('SIGKILL');
+    process.exit(1);
+  }, timeoutMs);
+  try {
+    finish(true, await run(artifacts));
+  } catch (error) {
+    if (page) await page.screenshot(join(artifacts, 'failure.png')).catch(() => {});
+    if (page?.errors.length > 0) console.error(`page errors: ${page.errors.join('; ')}`);
+    if (browser?.stderr && step === 'starting Chromium') console.error(browser.stderr);
+    finish(false, `${step}: ${error.message}`);
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    clearTimeout(deadline);
+  }
+}
+
+main();
