@@ -15,9 +15,13 @@
 
 #include "brook/runtime/check.h"
 #include "brook/runtime/network/buffer_pool.h"
-#include "runtime/src/network/connection.h"
+#include "brook/runtime/network/framed_connection_internal.h"
+#include "brook/runtime/network/wire_internal.h"
 
 namespace brook::network {
+
+namespace asio = boost::asio;
+
 namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
@@ -45,7 +49,7 @@ bool TokensEqual(const std::string& a, const std::string& b) {
 // Threading: the registries are guarded by mutex_; lock order is mutex_, then a channel's
 // locks (buffer lock only tried), then a connection's send lock.
 class EnvironmentCore final : public ChannelHost,
-                              public ConnectionHandler,
+                              public FrameHandler,
                               public std::enable_shared_from_this<EnvironmentCore> {
  public:
   explicit EnvironmentCore(const NetworkOptions& options)
@@ -54,6 +58,8 @@ class EnvironmentCore final : public ChannelHost,
                   std::chrono::duration_cast<std::chrono::nanoseconds>(options.buffer_timeout)
                       .count(),
                   options.initial_credits},
+        framed_options_{options.max_frame_bytes, kMaxHandshakeFrameBytes, options.handshake_timeout,
+                        "brook network"},
         pool_(options.buffer_bytes, 1024),
         work_(asio::make_work_guard(io_)),
         acceptor_(asio::make_strand(io_)),
@@ -96,12 +102,13 @@ class EnvironmentCore final : public ChannelHost,
   }
   BufferPool& buffers() override { return pool_; }
 
-  // ConnectionHandler
-  bool AcceptHello(const std::shared_ptr<Connection>& connection, const HelloMessage& hello,
-                   std::string& error) override;
-  bool OnMessage(const std::shared_ptr<Connection>& connection, WireMessage& message,
-                 std::vector<std::byte>& body, std::string& error) override;
-  void OnClosed(const std::shared_ptr<Connection>& connection, const std::string& reason) override;
+  // FrameHandler: frames are decoded here (wire_internal.h), then handled by the two below.
+  bool OnHandshake(const std::shared_ptr<FramedConnection>& connection,
+                   std::vector<std::byte>& body, std::string& error) override;
+  bool OnFrame(const std::shared_ptr<FramedConnection>& connection, std::vector<std::byte>& body,
+               std::string& error) override;
+  void OnClosed(const std::shared_ptr<FramedConnection>& connection,
+                const std::string& reason) override;
 
  private:
   void Accept();
@@ -109,12 +116,26 @@ class EnvironmentCore final : public ChannelHost,
   void ArmFlushTimer(int64_t deadline_ns);
   void OnFlushTimer();
   void FailAllLocked(const std::string& reason);
+  bool AcceptHello(const std::shared_ptr<FramedConnection>& connection, const HelloMessage& hello,
+                   std::string& error);
+  bool OnMessage(const std::shared_ptr<FramedConnection>& connection, WireMessage& message,
+                 std::vector<std::byte>& body, std::string& error);
+  // A connection whose first frame is our Hello.
+  std::shared_ptr<FramedConnection> MakeConnection(asio::ip::tcp::socket socket, std::string peer,
+                                                   bool accepted) {
+    auto connection = std::make_shared<FramedConnection>(std::move(socket), *this, &pool_,
+                                                         framed_options_, std::move(peer),
+                                                         accepted);
+    connection->Send(Hello());
+    return connection;
+  }
   OutgoingFrame Hello() const {
     return EncodeHello(kProtocolVersion, options_.cluster_token, address().ToString());
   }
 
   const NetworkOptions options_;
   const ChannelSettings settings_;
+  const FramedConnectionOptions framed_options_;
   BufferPool pool_;
   // Everything below that holds sockets or handlers goes before io_ is destroyed.
   asio::io_context io_;
@@ -129,7 +150,7 @@ class EnvironmentCore final : public ChannelHost,
   std::vector<std::thread> threads_;  // guarded by join_mutex_
 
   struct PendingRequest {
-    std::shared_ptr<Connection> connection;
+    std::shared_ptr<FramedConnection> connection;
     uint32_t credits = 0;
   };
   mutable std::mutex mutex_;
@@ -139,8 +160,8 @@ class EnvironmentCore final : public ChannelHost,
   std::unordered_map<ChannelId, InboundChannel*> inbound_;    // guarded by mutex_
   std::unordered_map<ChannelId, PendingRequest> pending_;     // guarded by mutex_
   // Established or connecting connections by the peer's advertised address, for reuse.
-  std::unordered_map<std::string, std::shared_ptr<Connection>> peers_;  // guarded by mutex_
-  std::unordered_set<std::shared_ptr<Connection>> connections_;        // guarded by mutex_
+  std::unordered_map<std::string, std::shared_ptr<FramedConnection>> peers_;  // guarded by mutex_
+  std::unordered_set<std::shared_ptr<FramedConnection>> connections_;        // guarded by mutex_
 };
 
 bool EnvironmentCore::Start(std::string* error) {
@@ -190,7 +211,7 @@ void EnvironmentCore::RunIo() {
 }
 
 void EnvironmentCore::Stop() {
-  std::vector<std::shared_ptr<Connection>> connections;
+  std::vector<std::shared_ptr<FramedConnection>> connections;
   {
     std::lock_guard lock(mutex_);
     if (!stopped_) {
@@ -231,7 +252,7 @@ void EnvironmentCore::Accept() {
           boost::system::error_code ignored;
           auto remote = socket.remote_endpoint(ignored);
           std::string peer = remote.address().to_string() + ":" + std::to_string(remote.port());
-          std::shared_ptr<Connection> connection;
+          std::shared_ptr<FramedConnection> connection;
           {
             std::lock_guard lock(mutex_);
             if (stopped_) return;
@@ -239,8 +260,7 @@ void EnvironmentCore::Accept() {
               spdlog::error("brook network: refusing connection from {}: {} connections open",
                             peer, connections_.size());
             } else {
-              connection = std::make_shared<Connection>(std::move(socket), *this, pool_, options_,
-                                                        Hello(), peer, true);
+              connection = MakeConnection(std::move(socket), peer, true);
               connections_.insert(connection);
             }
           }
@@ -268,7 +288,7 @@ std::unique_ptr<InboundChannel> EnvironmentCore::OpenInbound(const ChannelId& id
                                                              const PeerAddress& producer) {
   auto channel = std::make_unique<InboundChannel>(shared_from_this(), id, settings_);
   const std::string key = producer.ToString();
-  std::shared_ptr<Connection> connection;
+  std::shared_ptr<FramedConnection> connection;
   bool fresh = false;
   {
     std::lock_guard lock(mutex_);
@@ -281,8 +301,7 @@ std::unique_ptr<InboundChannel> EnvironmentCore::OpenInbound(const ChannelId& id
     if (auto it = peers_.find(key); it != peers_.end() && !it->second->closed()) {
       connection = it->second;
     } else {
-      connection = std::make_shared<Connection>(asio::ip::tcp::socket(asio::make_strand(io_)),
-                                                *this, pool_, options_, Hello(), key, false);
+      connection = MakeConnection(asio::ip::tcp::socket(asio::make_strand(io_)), key, false);
       peers_[key] = connection;
       connections_.insert(connection);
       fresh = true;
@@ -303,7 +322,36 @@ std::unique_ptr<InboundChannel> EnvironmentCore::OpenInbound(const ChannelId& id
   return channel;
 }
 
-bool EnvironmentCore::AcceptHello(const std::shared_ptr<Connection>& connection,
+bool EnvironmentCore::OnHandshake(const std::shared_ptr<FramedConnection>& connection,
+                                  std::vector<std::byte>& body, std::string& error) {
+  WireMessage message;
+  if (!DecodeFrame(body, message, error)) {
+    error = "malformed frame: " + error;
+    return false;
+  }
+  const auto* hello = std::get_if<HelloMessage>(&message);
+  if (hello == nullptr) {
+    error = "the first frame is not a Hello";
+    return false;
+  }
+  return AcceptHello(connection, *hello, error);
+}
+
+bool EnvironmentCore::OnFrame(const std::shared_ptr<FramedConnection>& connection,
+                              std::vector<std::byte>& body, std::string& error) {
+  WireMessage message;
+  if (!DecodeFrame(body, message, error)) {
+    error = "malformed frame: " + error;
+    return false;
+  }
+  if (std::holds_alternative<HelloMessage>(message)) {
+    error = "a second Hello";
+    return false;
+  }
+  return OnMessage(connection, message, body, error);
+}
+
+bool EnvironmentCore::AcceptHello(const std::shared_ptr<FramedConnection>& connection,
                                   const HelloMessage& hello, std::string& error) {
   if (hello.protocol_version != kProtocolVersion) {
     error = "peer speaks protocol version " + std::to_string(hello.protocol_version) +
@@ -322,7 +370,7 @@ bool EnvironmentCore::AcceptHello(const std::shared_ptr<Connection>& connection,
   return true;
 }
 
-bool EnvironmentCore::OnMessage(const std::shared_ptr<Connection>& connection,
+bool EnvironmentCore::OnMessage(const std::shared_ptr<FramedConnection>& connection,
                                 WireMessage& message, std::vector<std::byte>& body,
                                 std::string& error) {
   std::lock_guard lock(mutex_);
@@ -382,7 +430,7 @@ bool EnvironmentCore::OnMessage(const std::shared_ptr<Connection>& connection,
   return false;
 }
 
-void EnvironmentCore::OnClosed(const std::shared_ptr<Connection>& connection,
+void EnvironmentCore::OnClosed(const std::shared_ptr<FramedConnection>& connection,
                                const std::string& reason) {
   std::lock_guard lock(mutex_);
   connections_.erase(connection);

@@ -77,12 +77,6 @@ OutgoingFrame EncodeSmall(Fill&& fill) {
 
 }  // namespace
 
-std::vector<std::byte> OutgoingFrame::Flatten() const {
-  std::vector<std::byte> all(head);
-  all.insert(all.end(), payload.begin(), payload.end());
-  return all;
-}
-
 OutgoingFrame EncodeHello(uint32_t protocol_version, std::string_view cluster_token,
                           std::string_view advertised_address) {
   capnp::MallocMessageBuilder message;
@@ -143,12 +137,6 @@ OutgoingFrame EncodeCloseChannel(const ChannelId& channel, bool from_producer,
   OutgoingFrame frame;
   Frame(message, nullptr, frame);
   return frame;
-}
-
-uint32_t DecodeFrameLength(std::span<const std::byte, kFrameLengthBytes> prefix) {
-  uint32_t length;
-  std::memcpy(&length, prefix.data(), 4);
-  return length;
 }
 
 bool DecodeFrame(std::span<const std::byte> body, WireMessage& out, std::string& error) {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "brook/runtime/network/channel_id.h"
+#include "brook/runtime/network/frame.h"
 #include "brook/runtime/network/wire_internal.h"
 #include "brook/runtime/task_notifier.h"
 
@@ -40,15 +41,6 @@ namespace brook::network {
 class BufferPool;
 class OutboundChannel;
 class InboundChannel;
-
-// The sending half of a connection as channels see it (implemented by the TCP connection).
-// Threading: any thread.
-class FrameSink {
- public:
-  virtual ~FrameSink() = default;
-  // Queues `frame`; frames go out in the order queued. Dropped once the connection is closed.
-  virtual void Send(OutgoingFrame frame) = 0;
-};
 
 // What an endpoint needs from its environment (implemented inside network_environment.cc).
 // Threading: any thread.

@@ -18,30 +18,18 @@
 #include <vector>
 
 #include "brook/runtime/network/channel_id.h"
+#include "brook/runtime/network/frame.h"
 
 namespace brook::network {
 
 // Bumped when a peer of the previous version could not understand this one.
 inline constexpr uint32_t kProtocolVersion = 1;
-inline constexpr size_t kFrameLengthBytes = 4;
 // Bytes a DataBuffer frame takes beyond its payload: length prefix, segment table, root struct
 // and channel id, with room to spare. A payload may be at most max_frame_bytes minus this.
 inline constexpr size_t kDataFrameOverhead = 128;
 // Frames before the handshake is done are Hellos: a few hundred bytes. Capping them keeps an
 // unauthenticated peer from making the process allocate max-size buffers.
 inline constexpr size_t kMaxHandshakeFrameBytes = 4096;
-
-// One encoded frame. `head` holds the length prefix and the message, except that a DataBuffer's
-// payload stays in `payload` (padded to whole words) and is written right after `head`: the
-// payload is never copied into a message.
-struct OutgoingFrame {
-  std::vector<std::byte> head;
-  std::vector<std::byte> payload;
-
-  size_t size() const { return head.size() + payload.size(); }
-  // The whole frame in one vector (tests; the connection writes head and payload separately).
-  std::vector<std::byte> Flatten() const;
-};
 
 OutgoingFrame EncodeHello(uint32_t protocol_version, std::string_view cluster_token,
                           std::string_view advertised_address);
@@ -78,9 +66,6 @@ struct CloseChannelMessage {
 };
 using WireMessage = std::variant<HelloMessage, RequestChannelMessage, DataBufferMessage,
                                  CreditMessage, CloseChannelMessage>;
-
-// The frame length from a 4-byte prefix.
-uint32_t DecodeFrameLength(std::span<const std::byte, kFrameLengthBytes> prefix);
 
 // Decodes one frame body (the L bytes after the prefix) into `out`. Returns false and says why
 // in `error` if the bytes are not a well-formed Message of a known kind; never throws.

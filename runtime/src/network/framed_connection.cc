@@ -1,4 +1,4 @@
-#include "runtime/src/network/connection.h"
+#include "brook/runtime/network/framed_connection_internal.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,36 +7,41 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include "brook/runtime/network/buffer_pool.h"
+
 namespace brook::network {
+
+namespace asio = boost::asio;
 
 namespace {
 // One gathered write takes at most this much, so a writer blocked by a slow socket holds
 // a bounded number of buffers out of the pool.
 constexpr size_t kMaxFramesPerWrite = 64;
 constexpr size_t kMaxBytesPerWrite = size_t{2} << 20;
+// Without a pool, a read buffer that grew beyond this for one large frame is let go, so an idle
+// connection does not pin the memory of its largest frame.
+constexpr size_t kMaxRetainedBodyBytes = size_t{64} << 10;
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, ConnectionHandler& handler, BufferPool& pool,
-                       const NetworkOptions& options, OutgoingFrame hello, std::string peer,
-                       bool accepted)
+FramedConnection::FramedConnection(asio::ip::tcp::socket socket, FrameHandler& handler,
+                                   BufferPool* pool, const FramedConnectionOptions& options,
+                                   std::string peer, bool accepted)
     : handler_(handler),
       pool_(pool),
       options_(options),
       peer_(std::move(peer)),
       accepted_(accepted),
       socket_(std::move(socket)),
-      handshake_timer_(socket_.get_executor()) {
-  queue_.push_back(std::move(hello));
-}
+      handshake_timer_(socket_.get_executor()) {}
 
-void Connection::StartAccepted() {
+void FramedConnection::StartAccepted() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     self->ArmHandshakeTimer();
     self->OnConnected();
   });
 }
 
-void Connection::StartConnect(asio::ip::tcp::resolver::results_type endpoints) {
+void FramedConnection::StartConnect(asio::ip::tcp::resolver::results_type endpoints) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), endpoints] {
     if (self->closed()) return;
     self->ArmHandshakeTimer();  // also bounds the connect itself
@@ -48,20 +53,20 @@ void Connection::StartConnect(asio::ip::tcp::resolver::results_type endpoints) {
   });
 }
 
-void Connection::ArmHandshakeTimer() {
+void FramedConnection::ArmHandshakeTimer() {
   handshake_timer_.expires_after(options_.handshake_timeout);
   handshake_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (ec || self->hello_received_) return;
-    self->Close("no Hello within " + std::to_string(self->options_.handshake_timeout.count()) +
+    if (ec || self->handshake_done_) return;
+    self->Close("no handshake within " + std::to_string(self->options_.handshake_timeout.count()) +
                     " ms",
                 true);
   });
 }
 
-void Connection::OnConnected() {
+void FramedConnection::OnConnected() {
   if (closed()) return;
   boost::system::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);  // latency: buffers are batches
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);  // latency: frames are batches
   bool start;
   {
     std::lock_guard lock(send_mutex_);
@@ -73,22 +78,26 @@ void Connection::OnConnected() {
   ReadHeader();
 }
 
-void Connection::Send(OutgoingFrame frame) {
+void FramedConnection::Send(OutgoingFrame frame) {
   bool start = false;
   {
     std::lock_guard lock(send_mutex_);
-    if (closed()) return;
+    if (closed() || refusing_) return;
     queue_.push_back(std::move(frame));
     if (connected_ && !writing_) start = writing_ = true;
   }
   if (start) asio::post(socket_.get_executor(), [self = shared_from_this()] { self->WriteSome(); });
 }
 
-void Connection::WriteSome() {
+void FramedConnection::WriteSome() {
   {
     std::lock_guard lock(send_mutex_);
     if (queue_.empty() || closed()) {
       writing_ = false;
+      if (refusing_ && !closed()) {
+        asio::post(socket_.get_executor(),
+                   [self = shared_from_this(), reason = refusal_] { self->Close(reason, true); });
+      }
       return;
     }
     size_t bytes = 0;
@@ -109,25 +118,29 @@ void Connection::WriteSome() {
                     });
 }
 
-void Connection::OnWritten(const boost::system::error_code& ec) {
+void FramedConnection::OnWritten(const boost::system::error_code& ec) {
   if (ec) return CloseOnError(ec, "write failed");
-  for (auto& frame : in_flight_)
-    if (!frame.payload.empty()) pool_.Release(std::move(frame.payload));
+  if (pool_ != nullptr) {
+    for (auto& frame : in_flight_)
+      if (!frame.payload.empty()) pool_->Release(std::move(frame.payload));
+  }
   in_flight_.clear();
   WriteSome();
 }
 
-void Connection::ReadHeader() {
+void FramedConnection::ReadHeader() {
   asio::async_read(socket_, asio::buffer(length_),
                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                      self->OnHeader(ec);
                    });
 }
 
-void Connection::OnHeader(const boost::system::error_code& ec) {
+void FramedConnection::OnHeader(const boost::system::error_code& ec) {
   if (ec) return CloseOnError(ec, "read failed");
+  if (closed()) return;
   const uint32_t length = DecodeFrameLength(length_);
-  const size_t limit = hello_received_ ? options_.max_frame_bytes : kMaxHandshakeFrameBytes;
+  const size_t limit =
+      handshake_done_ ? options_.max_frame_bytes : options_.max_handshake_frame_bytes;
   if (length > limit) {
     return Close("malformed frame: length " + std::to_string(length) + " exceeds the limit of " +
                      std::to_string(limit) + " bytes",
@@ -138,7 +151,7 @@ void Connection::OnHeader(const boost::system::error_code& ec) {
                      " is not a positive multiple of 8",
                  true);
   }
-  if (body_.capacity() == 0) body_ = pool_.Acquire();
+  if (body_.capacity() == 0 && pool_ != nullptr) body_ = pool_->Acquire();
   body_.resize(length);
   asio::async_read(socket_, asio::buffer(body_.data(), length),
                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
@@ -146,41 +159,53 @@ void Connection::OnHeader(const boost::system::error_code& ec) {
                    });
 }
 
-void Connection::OnBody(const boost::system::error_code& ec) {
+void FramedConnection::OnBody(const boost::system::error_code& ec) {
   if (ec) return CloseOnError(ec, "read failed");
-  WireMessage message;
+  if (closed()) return;  // Close() from another thread: the handler hears nothing more
   std::string error;
-  if (!DecodeFrame(body_, message, error)) return Close("malformed frame: " + error, true);
   auto self = shared_from_this();
-  if (!hello_received_) {
-    const auto* hello = std::get_if<HelloMessage>(&message);
-    if (hello == nullptr) return Close("the first frame is not a Hello", true);
-    if (!handler_.AcceptHello(self, *hello, error)) return Close("handshake refused: " + error, true);
-    hello_received_ = true;
+  if (!handshake_done_) {
+    if (!handler_.OnHandshake(self, body_, error)) {
+      return CloseAfterWriting("handshake refused: " + error);
+    }
+    handshake_done_ = true;
     handshake_timer_.cancel();
-  } else if (std::holds_alternative<HelloMessage>(message)) {
-    return Close("protocol error: a second Hello", true);
-  } else if (!handler_.OnMessage(self, message, body_, error)) {
+  } else if (!handler_.OnFrame(self, body_, error)) {
     return Close("protocol error: " + error, true);
   }
+  if (pool_ == nullptr && body_.capacity() > kMaxRetainedBodyBytes) body_ = {};
   if (!closed()) ReadHeader();
 }
 
-void Connection::CloseOnError(const boost::system::error_code& ec, const char* what) {
+void FramedConnection::CloseAfterWriting(std::string reason) {
+  // Reading stops here; the handshake timer (still armed) bounds how long the writes may take.
+  bool now;
+  {
+    std::lock_guard lock(send_mutex_);
+    now = queue_.empty() && !writing_;
+    if (!now) {
+      refusing_ = true;
+      refusal_ = reason;
+    }
+  }
+  if (now) Close(std::move(reason), true);
+}
+
+void FramedConnection::CloseOnError(const boost::system::error_code& ec, const char* what) {
   if (ec == asio::error::operation_aborted && closed()) return;  // our own Close()
   if (ec == asio::error::eof) return Close("closed by the peer", false);
   Close(std::string(what) + ": " + ec.message(), true);
 }
 
-void Connection::Close(std::string reason, bool error) {
+void FramedConnection::Close(std::string reason, bool error) {
   if (closed_.exchange(true)) return;
   asio::post(socket_.get_executor(), [self = shared_from_this(), reason = std::move(reason),
                                       error] {
     if (error) {
-      spdlog::error("brook network: closing connection {} ({}): {}", self->peer_,
+      spdlog::error("{}: closing connection {} ({}): {}", self->options_.log_name, self->peer_,
                     self->accepted_ ? "accepted" : "outbound", reason);
     } else {
-      spdlog::debug("brook network: connection {} closed: {}", self->peer_, reason);
+      spdlog::debug("{}: connection {} closed: {}", self->options_.log_name, self->peer_, reason);
     }
     boost::system::error_code ignored;
     self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
