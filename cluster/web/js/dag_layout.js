@@ -4,17 +4,19 @@
 //   3. edges spanning several layers get one dummy node per crossed layer,
 //   4. barycentric ordering sweeps (down and up) keep the order with the fewest crossings,
 //   5. vertical positions: each node is pulled toward the mean of its neighbours, solved per
-//      layer as an isotonic regression (pool adjacent violators) so boxes never overlap.
+//      layer as an isotonic regression (pool adjacent violators) so boxes never overlap,
+//   6. edges leaving or entering one box get separate ports along its side.
 // Pure computation on plain objects, no DOM: dag_view.js draws the result and the unit
 // tests in tests/web/unit check it in Node.
 
 const kDefaults = {
-  nodeWidth: 220,
-  nodeHeight: 92,
+  nodeWidth: 230,
+  nodeHeight: 108,
   layerGap: 90,      // horizontal space between layers, where edges run
   nodeGap: 28,       // vertical space between boxes of one layer
   dummyHeight: 12,   // room a long edge takes where it crosses a layer
   margin: 16,
+  portGap: 14,       // vertical distance between edges leaving or entering one side of a box
   orderingSweeps: 12,
   positionSweeps: 8,
 };
@@ -277,7 +279,33 @@ function positionNodes(graph, layers, opt) {
   }
 }
 
+// Where several edges leave (or enter) one box, they get separate ports spread along its
+// right (or left) side, ordered by where they go, so arrows do not pile up on one point.
+function assignPorts(graph, opt) {
+  const outgoing = new Map();
+  const incoming = new Map();
+  for (const edge of graph.edges) {
+    const toward = edge.chain.length > 0 ? edge.chain[0] : graph.items.get(edge.v);
+    const from = edge.chain.length > 0 ? edge.chain[edge.chain.length - 1]
+                                       : graph.items.get(edge.u);
+    if (!outgoing.has(edge.u)) outgoing.set(edge.u, []);
+    if (!incoming.has(edge.v)) incoming.set(edge.v, []);
+    outgoing.get(edge.u).push({edge, key: toward.center, side: 'out'});
+    incoming.get(edge.v).push({edge, key: from.center, side: 'in'});
+  }
+  for (const [id, ports] of [...outgoing, ...incoming]) {
+    const item = graph.items.get(id);
+    ports.sort((a, b) => a.key - b.key);
+    const step = ports.length < 2 ? 0 : Math.min(opt.portGap, (item.height * 0.6) / (ports.length - 1));
+    ports.forEach((port, i) => {
+      port.edge[port.side === 'out' ? 'outY' : 'inY'] =
+          item.center + (i - (ports.length - 1) / 2) * step;
+    });
+  }
+}
+
 function describe(graph, layers, opt, crossings) {
+  assignPorts(graph, opt);
   let height = 0;
   for (const layer of layers) {
     for (const item of layer) height = Math.max(height, item.center + item.height / 2);
@@ -290,11 +318,11 @@ function describe(graph, layers, opt, crossings) {
   const edges = graph.edges.map((edge) => {
     const source = graph.items.get(edge.u);
     const target = graph.items.get(edge.v);
-    const points = [{x: source.x + opt.nodeWidth, y: source.center}];
+    const points = [{x: source.x + opt.nodeWidth, y: edge.outY}];
     for (const dummy of edge.chain) {
       points.push({x: dummy.x, y: dummy.center}, {x: dummy.x + opt.nodeWidth, y: dummy.center});
     }
-    points.push({x: target.x, y: target.center});
+    points.push({x: target.x, y: edge.inY});
     if (edge.reversed) points.reverse();
     return {from: edge.from, to: edge.to, points, reversed: edge.reversed, data: edge.data};
   });

@@ -11,10 +11,26 @@ import {backpressureLevel, formatPercent, formatRate, formatWatermark, hasWaterm
     from './format.js';
 import {listOf, objectOf} from './api.js';
 
-const kNameMaxChars = 30;
+const kTextInset = 14;  // left padding inside a box, past the backpressure bar
 
-function truncate(text, max) {
-  return text.length <= max ? text : text.slice(0, max - 1) + '…';
+// Sets `text` on an SVG text element, cut with an ellipsis to fit `maxWidth` pixels.
+// Measuring needs the element in the document; detached, it falls back to a length guess.
+function setFittedText(element, text, maxWidth) {
+  element.textContent = text;
+  if (!element.isConnected) {
+    const guess = Math.floor(maxWidth / 7.5);
+    if (text.length > guess) element.textContent = text.slice(0, guess - 1) + '…';
+    return;
+  }
+  if (element.getComputedTextLength() <= maxWidth) return;
+  let low = 0;
+  let high = text.length;
+  while (low < high) {  // the longest prefix that fits together with the ellipsis
+    const middle = Math.ceil((low + high) / 2);
+    element.textContent = text.slice(0, middle) + '…';
+    if (element.getComputedTextLength() <= maxWidth) low = middle; else high = middle - 1;
+  }
+  element.textContent = text.slice(0, low) + '…';
 }
 
 // The graph of a /jobs/{id} answer: vertices with their plan inputs as edges.
@@ -70,7 +86,7 @@ export class DagView {
     this.element = svg('svg', {'data-testid': 'dag', class: 'dag', role: 'img',
                                'aria-label': 'Job graph'});
     this.layoutSignature = null;
-    this.boxes = new Map();  // vertex id → {group, name, parallelism, rate, status}
+    this.boxes = new Map();  // vertex id → the box's group and text elements
   }
 
   update(job, selectedVertexId) {
@@ -119,12 +135,13 @@ export class DagView {
   drawBox(node) {
     const {x, y, width, height} = node;
     const text = (dy, cls, attributes = {}) =>
-        svg('text', {x: x + 14, y: y + dy, class: cls, ...attributes});
+        svg('text', {x: x + kTextInset, y: y + dy, class: cls, ...attributes});
     const title = svg('title');
     const name = text(22, 'dag-name');
     const parallelism = text(42, 'dag-detail');
     const rate = text(62, 'dag-rate', {'data-testid': 'vertex-rate'});
-    const status = text(81, 'dag-detail');
+    const backpressure = text(81, 'dag-detail', {'data-testid': 'vertex-backpressure'});
+    const watermark = text(99, 'dag-detail', {'data-testid': 'vertex-watermark'});
     const group = svg('g', {class: 'dag-vertex', 'data-testid': 'dag-vertex',
                             'data-vertex-id': node.id, tabindex: 0, role: 'link',
                             onclick: () => this.onSelect(node.id),
@@ -134,8 +151,9 @@ export class DagView {
         title,
         svg('rect', {x, y, width, height, rx: 6, class: 'dag-box'}),
         svg('rect', {x, y, width: 6, height, rx: 3, class: 'dag-bp-bar'}),
-        name, parallelism, rate, status);
-    return {group, title, name, parallelism, rate, status};
+        name, parallelism, rate, backpressure, watermark);
+    return {group, title, name, parallelism, rate, backpressure, watermark, width,
+            shownName: null};
   }
 
   fill(id, vertex, selectedVertexId) {
@@ -148,7 +166,10 @@ export class DagView {
                                     (id === selectedVertexId ? ' selected' : ''));
     box.group.setAttribute('data-backpressure', level);
     box.title.textContent = vertexName;
-    box.name.textContent = truncate(vertexName, kNameMaxChars);
+    if (box.shownName !== vertexName) {
+      setFittedText(box.name, vertexName, box.width - kTextInset - 8);
+      if (box.name.isConnected) box.shownName = vertexName;  // measured, not guessed: final
+    }
     box.parallelism.textContent = `Parallelism ${vertex.parallelism ?? '—'}` +
                                   (vertex.status ? ` · ${vertex.status}` : '');
     const rateIn = metrics['read-records-per-second'];
@@ -156,11 +177,10 @@ export class DagView {
     box.rate.textContent = `in ${formatRate(rateIn)} · out ${formatRate(rateOut)}`;
     box.rate.setAttribute('data-rate-in', Number.isFinite(rateIn) ? rateIn : '');
     box.rate.setAttribute('data-rate-out', Number.isFinite(rateOut) ? rateOut : '');
-    const watermark = metrics.watermark;
-    const backpressure = level === 'unknown'
+    box.backpressure.textContent = level === 'unknown'
         ? 'backpressure —'
-        : `backpressure ${level} ${formatPercent(metrics['backpressure-ratio'])}`;
-    box.status.textContent = `${backpressure} · ` +
-        (hasWatermark(watermark) ? `wm ${formatWatermark(watermark)}` : 'no watermark');
+        : `backpressure ${level} · ${formatPercent(metrics['backpressure-ratio'])}`;
+    box.watermark.textContent = hasWatermark(metrics.watermark)
+        ? `watermark ${formatWatermark(metrics.watermark)}` : 'no watermark';
   }
 }

@@ -6,6 +6,7 @@
 // next view starts; answers that still arrive for the old view land in a detached element.
 
 import {h, replaceChildren} from './dom.js';
+import {parseRoute} from './router.js';
 import {JobView} from './views/job.js';
 import {JobsView} from './views/jobs.js';
 import {routes} from './views/links.js';
@@ -13,32 +14,6 @@ import {OverviewView} from './views/overview.js';
 import {TaskManagerView, TaskManagersView} from './views/taskmanagers.js';
 
 const kPollIntervalMs = 1000;
-
-// '#/jobs/abc/vertices/3' → {name: 'job', jobId: 'abc', tab: 'overview', vertexId: '3'}
-export function parseRoute(hash) {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter((p) => p !== '')
-                    .map((p) => { try { return decodeURIComponent(p); } catch { return p; } });
-  const [first, id, sub, subId] = parts;
-  if (parts.length === 0 || (first === 'overview' && parts.length === 1)) {
-    return {name: 'overview'};
-  }
-  if (first === 'jobs') {
-    if (parts.length === 1) return {name: 'jobs'};
-    if (parts.length === 2) return {name: 'job', jobId: id, tab: 'overview'};
-    if (parts.length === 3 && (sub === 'exceptions' || sub === 'checkpoints' ||
-                               sub === 'overview')) {
-      return {name: 'job', jobId: id, tab: sub};
-    }
-    if (parts.length === 4 && sub === 'vertices') {
-      return {name: 'job', jobId: id, tab: 'overview', vertexId: subId};
-    }
-  }
-  if (first === 'taskmanagers') {
-    if (parts.length === 1) return {name: 'taskmanagers'};
-    if (parts.length === 2) return {name: 'taskmanager', taskManagerId: id};
-  }
-  return {name: 'unknown', hash};
-}
 
 class UnknownRouteView {
   constructor(route) {

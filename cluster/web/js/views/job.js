@@ -62,11 +62,32 @@ export class JobView {
     const tabName = this.tab;
     const vertexId = this.vertexId;
     const tab = this.tabs[tabName];
-    const [job, tabData] = await Promise.all([api.job(this.jobId),
-                                              tab.load(this.jobId, vertexId)]);
+    const tabAnswer = tab.load(this.jobId, vertexId);
+    tabAnswer.catch(() => {});  // awaited below; this only keeps an early failure quiet
+    let job;
+    try {
+      job = await api.job(this.jobId);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      this.showMissing();
+      return;
+    }
+    const tabData = await tabAnswer;
     if (tabName !== this.tab || vertexId !== this.vertexId) return;  // the user moved on
+    this.tabBar.hidden = false;
+    this.content.hidden = false;
     this.renderHeader(job);
     tab.render(job, tabData);
+  }
+
+  // An unknown job id is an answer, not a connection problem: say so in place of the page.
+  showMissing() {
+    this.tabBar.hidden = true;
+    this.content.hidden = true;
+    replaceChildren(this.header, h('h1', {}, 'Job not found'),
+        h('p', {'data-testid': 'job-missing'},
+          'The job manager knows no job with ID ', h('code', {}, this.jobId), '. ',
+          h('a', {href: routes.jobs()}, 'See all jobs.')));
   }
 
   renderHeader(job) {

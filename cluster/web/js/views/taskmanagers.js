@@ -45,7 +45,17 @@ export class TaskManagerView {
   }
 
   async refresh() {
-    const tm = await api.taskManager(this.taskManagerId);
+    let tm;
+    try {
+      tm = await api.taskManager(this.taskManagerId);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      replaceChildren(this.element, h('h1', {}, 'Task manager not found'),
+          h('p', {'data-testid': 'taskmanager-missing'},
+            `No task manager ${this.taskManagerId} is registered (it may have left the `,
+            'cluster). ', h('a', {href: routes.taskManagers()}, 'See all task managers.')));
+      return;
+    }
     const hardware = objectOf(tm.hardware);
     const slots = listOf(tm.slots).map((slot) => ({
       attributes: {'data-testid': 'slot-row'},
