@@ -59,8 +59,3 @@ export const api = {
   taskManagers: () => getJson('/taskmanagers'),
   taskManager: (id) => getJson(`/taskmanagers/${encodeURIComponent(id)}`),
 };
-
-// Fields the server may omit: arrays default to empty, objects to {}.
-export const listOf = (value) => (Array.isArray(value) ? value : []);
-export const objectOf = (value) =>
-    (value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {});

@@ -1,15 +1,16 @@
 // Draws a job's graph as SVG: one box per vertex (name, parallelism, live records/s in and
 // out, backpressure colour, watermark) and arrows for the edges, labelled with the ship
-// strategy. Layout comes from dag_layout.js and is recomputed only when the graph's shape
+// strategy (and the side output they carry, if any). Layout comes from dag_layout.js and is recomputed only when the graph's shape
 // changes; each poll only rewrites the figures inside the boxes, so the boxes stay in place
 // (and under the mouse) while the numbers move.
 // Used only on the browser's main thread; one DagView per job page.
 
 import {layoutDag} from './dag_layout.js';
 import {svg} from './dom.js';
-import {backpressureLevel, formatPercent, formatRate, formatWatermark, hasWatermark}
+import {backpressureLevelOf, formatPercent, formatRate, formatWatermark, hasWatermark}
     from './format.js';
-import {listOf, objectOf} from './api.js';
+import {jobGraph} from './job_graph.js';
+import {objectOf} from './json.js';
 
 const kTextInset = 14;  // left padding inside a box, past the backpressure bar
 
@@ -33,34 +34,9 @@ function setFittedText(element, text, maxWidth) {
   element.textContent = text.slice(0, low) + '…';
 }
 
-// The graph of a /jobs/{id} answer: vertices with their plan inputs as edges.
-export function jobGraph(job) {
-  const vertices = listOf(job.vertices);
-  const planNodes = listOf(objectOf(job.plan).nodes);
-  const nodes = new Map();
-  for (const vertex of vertices) {
-    if (vertex && vertex.id !== undefined) nodes.set(String(vertex.id), {id: String(vertex.id), vertex});
-  }
-  for (const planNode of planNodes) {
-    if (!planNode || planNode.id === undefined) continue;
-    const id = String(planNode.id);
-    if (!nodes.has(id)) nodes.set(id, {id, vertex: {id, name: planNode.description,
-                                                     parallelism: planNode.parallelism}});
-  }
-  const edges = [];
-  for (const planNode of planNodes) {
-    for (const input of listOf(planNode?.inputs)) {
-      if (input?.id === undefined) continue;
-      edges.push({from: String(input.id), to: String(planNode.id),
-                  shipStrategy: input.ship_strategy ?? ''});
-    }
-  }
-  return {nodes: [...nodes.values()], edges};
-}
-
 function signature(graph) {
   return JSON.stringify([graph.nodes.map((n) => n.id),
-                         graph.edges.map((e) => [e.from, e.to, e.shipStrategy])]);
+                         graph.edges.map((e) => [e.from, e.to, e.label])]);
 }
 
 // A smooth path through the layout's points: each step leaves and enters horizontally.
@@ -114,9 +90,9 @@ export class DagView {
       edgeLayer.append(svg('g', {class: 'dag-edge', 'data-testid': 'dag-edge',
                                  'data-from': edge.from, 'data-to': edge.to},
           svg('path', {d: pathThrough(points), 'marker-end': 'url(#dag-arrow)'}),
-          edge.data.shipStrategy
+          edge.data.label
               ? svg('text', {x: labelX, y: labelY, 'text-anchor': 'middle',
-                             class: 'dag-edge-label'}, edge.data.shipStrategy)
+                             class: 'dag-edge-label'}, edge.data.label)
               : null));
     }
     const nodeLayer = svg('g', {class: 'dag-nodes'});
@@ -161,7 +137,7 @@ export class DagView {
     if (!box) return;
     const metrics = objectOf(vertex.metrics);
     const vertexName = typeof vertex.name === 'string' && vertex.name ? vertex.name : `vertex ${id}`;
-    const level = backpressureLevel(metrics['backpressure-ratio']);
+    const level = backpressureLevelOf(metrics);
     box.group.setAttribute('class', `dag-vertex bp-${level}` +
                                     (id === selectedVertexId ? ' selected' : ''));
     box.group.setAttribute('data-backpressure', level);

@@ -107,3 +107,11 @@ export function backpressureLevel(ratio) {
   if (ratio <= 0.5) return 'low';
   return 'high';
 }
+
+// The level the server reports ("backpressure-level", as Flink's REST API does), else the
+// level of the reported ratio.
+export function backpressureLevelOf(metrics) {
+  const reported = metrics?.['backpressure-level'];
+  if (reported === 'ok' || reported === 'low' || reported === 'high') return reported;
+  return backpressureLevel(metrics?.['backpressure-ratio']);
+}

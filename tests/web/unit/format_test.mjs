@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 
-import {backpressureLevel, formatBytes, formatCount, formatDuration, formatPercent,
+import {backpressureLevel, backpressureLevelOf, formatBytes, formatCount, formatDuration, formatPercent,
         formatRate, formatTimestamp, formatWatermark, hasWatermark, kMissing}
     from '../../../cluster/web/js/format.js';
 
@@ -69,4 +69,12 @@ test('missing and malformed input gives the placeholder', () => {
     assert.equal(formatPercent(bad), kMissing);
     assert.equal(formatTimestamp(bad), kMissing);
   }
+});
+
+test('a backpressure level the server reports wins over the ratio', () => {
+  assert.equal(backpressureLevelOf({'backpressure-level': 'high', 'backpressure-ratio': 0}), 'high');
+  assert.equal(backpressureLevelOf({'backpressure-level': 'bogus', 'backpressure-ratio': 0.3}),
+               'low');
+  assert.equal(backpressureLevelOf({}), 'unknown');
+  assert.equal(backpressureLevelOf(undefined), 'unknown');
 });

@@ -98,6 +98,8 @@ export class JobView {
           h('span', {}, 'ID ', h('code', {}, String(job.jid ?? this.jobId))),
           h('span', {}, 'Started ', formatTimestamp(job['start-time'])),
           h('span', {}, 'Duration ', formatDuration(job.duration)),
+          Number.isFinite(job.restarts) ? h('span', {'data-testid': 'job-restarts'},
+                                            'Restarts ', String(job.restarts)) : null,
           job['end-time'] > 0 ? h('span', {}, 'Ended ', formatTimestamp(job['end-time']))
                               : null));
   }

@@ -1,7 +1,8 @@
 // The Checkpoints tab of a job: counts, the latest completed checkpoint and the history
 // (id, status, trigger time, duration, state size, alignment, acknowledged subtasks).
 
-import {api, listOf, objectOf} from '../api.js';
+import {api} from '../api.js';
+import {listOf, objectOf} from '../json.js';
 import {facts, h, replaceChildren, stateBadge, statCards, table} from '../dom.js';
 import {formatBytes, formatDuration, formatTimestamp} from '../format.js';
 

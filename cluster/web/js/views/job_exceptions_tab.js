@@ -2,7 +2,8 @@
 // history, each with the task (operator chain and subtask), where it ran and when.
 // The tab re-renders only when the answer changes, so expanded stack traces stay open.
 
-import {api, listOf} from '../api.js';
+import {api} from '../api.js';
+import {listOf} from '../json.js';
 import {h, replaceChildren, table} from '../dom.js';
 import {formatTimestamp} from '../format.js';
 

@@ -2,17 +2,18 @@
 // vertex is selected (#/jobs/{id}/vertices/{vid}), that vertex's subtasks: the task manager
 // each runs on, records in and out, rates, backpressure, busy time and watermark.
 
-import {api, listOf, objectOf} from '../api.js';
+import {api} from '../api.js';
+import {listOf, objectOf} from '../json.js';
 import {DagView} from '../dag_view.js';
 import {h, replaceChildren, stateBadge, table} from '../dom.js';
-import {backpressureLevel, formatBytes, formatCount, formatPercent, formatRate,
+import {backpressureLevelOf, formatBytes, formatCount, formatPercent, formatRate,
         formatWatermark} from '../format.js';
 import {routes, taskManagerLink} from './links.js';
 
-function backpressureBadge(ratio) {
-  const level = backpressureLevel(ratio);
+function backpressureBadge(metrics) {
+  const level = backpressureLevelOf(metrics);
   return h('span', {class: `badge bp-${level}`, 'data-backpressure': level},
-           level === 'unknown' ? '—' : `${level} ${formatPercent(ratio)}`);
+           level === 'unknown' ? '—' : `${level} ${formatPercent(metrics['backpressure-ratio'])}`);
 }
 
 // The metric cells vertices and subtasks share.
@@ -28,7 +29,7 @@ function metricCells(metricsValue) {
   return [formatCount(m['read-records']), formatCount(m['write-records']),
           formatRate(m['read-records-per-second']), formatRate(m['write-records-per-second']),
           formatBytes(m['read-bytes']), formatBytes(m['write-bytes']),
-          backpressureBadge(m['backpressure-ratio']), formatPercent(m['busy-ratio']),
+          backpressureBadge(m), formatPercent(m['busy-ratio']),
           formatWatermark(m.watermark)];
 }
 

@@ -1,7 +1,8 @@
 // The jobs list (#/jobs), and the jobs table the cluster overview shows too.
 // Views are created by main.js per route; refresh() is called once a second.
 
-import {api, listOf} from '../api.js';
+import {api} from '../api.js';
+import {listOf} from '../json.js';
 import {h, replaceChildren, stateBadge, table} from '../dom.js';
 import {formatDuration, formatTimestamp} from '../format.js';
 import {jobLink} from './links.js';

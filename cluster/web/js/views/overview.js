@@ -1,7 +1,8 @@
 // The cluster overview (#/overview, the start page): task managers, slots, job counts by
 // state, the Brook version, and the running jobs.
 
-import {api, listOf} from '../api.js';
+import {api} from '../api.js';
+import {listOf} from '../json.js';
 import {h, replaceChildren, statCards} from '../dom.js';
 import {isActive, jobsTable} from './jobs.js';
 import {routes} from './links.js';

@@ -1,7 +1,8 @@
 // Task managers: the list (#/taskmanagers) and one task manager's page
 // (#/taskmanagers/{id}) with its slots and the job each slot runs.
 
-import {api, listOf, objectOf} from '../api.js';
+import {api} from '../api.js';
+import {listOf, objectOf} from '../json.js';
 import {facts, h, replaceChildren, table} from '../dom.js';
 import {formatBytes, formatDuration} from '../format.js';
 import {jobLink, routes, taskManagerLink} from './links.js';
