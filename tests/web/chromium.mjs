@@ -25,11 +25,16 @@ export class Browser {
                   '--remote-debugging-pipe', 'about:blank'];
     const child = spawn(executable, args, {stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe']});
     const browser = new Browser(child, profile);
-    await new Promise((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (error) => reject(new Error(`cannot start ${executable}: ${error.message}`)));
-    });
-    await browser.send('Browser.getVersion');  // the pipe answers: Chromium is up
+    try {
+      await new Promise((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', (error) => reject(new Error(`cannot start ${executable}: ${error.message}`)));
+      });
+      await browser.send('Browser.getVersion');  // the pipe answers: Chromium is up
+    } catch (error) {
+      browser.kill();
+      throw error;
+    }
     return browser;
   }
 
@@ -104,6 +109,12 @@ export class Browser {
     const page = new Page(this, sessionId);
     await page.open();
     return page;
+  }
+
+  // For when there is no time to ask nicely (the test's deadline): synchronous.
+  kill() {
+    if (!this.exited && this.child.pid !== undefined) this.child.kill('SIGKILL');
+    rmSync(this.profile, {recursive: true, force: true});
   }
 
   async close() {

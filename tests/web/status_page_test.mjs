@@ -24,7 +24,7 @@ const {values: options} = parseArgs({options: {
 }});
 
 const timeoutMs = Number(options['timeout-s']) * 1000;
-const stepTimeoutMs = Math.min(30_000, timeoutMs);
+const startedAt = Date.now();
 let step = 'starting';
 let browser = null;
 let page = null;
@@ -34,9 +34,20 @@ function finish(passed, message) {
   process.exitCode = passed ? 0 : 1;
 }
 
+// How long one wait may take: 30 s, and never past the run's deadline minus time to save a
+// screenshot and stop Chromium, so a slow step fails with its own message.
+function stepTimeoutMs() {
+  return Math.max(1000, Math.min(30_000, timeoutMs - (Date.now() - startedAt) - 4000));
+}
+
 async function getJson(base, path) {
-  const response = await fetch(new URL(path.replace(/^\//, ''), base),
-                               {signal: AbortSignal.timeout(5000)});
+  let response;
+  try {
+    response = await fetch(new URL(path.replace(/^\//, ''), base),
+                           {signal: AbortSignal.timeout(5000)});
+  } catch (error) {
+    throw new Error(`GET ${path}: ${error.cause?.message ?? error.message}`);
+  }
   if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status}`);
   return response.json();
 }
@@ -66,7 +77,7 @@ async function run(artifacts) {
   step = 'loading the job page';
   await page.navigate(new URL(`#/jobs/${encodeURIComponent(jobId)}`, base).href);
   await page.waitFor(`${countOf('[data-testid="dag"] [data-testid="dag-vertex"]')} === ${vertices.length}`,
-                     `a DAG with ${vertices.length} vertices`, stepTimeoutMs);
+                     `a DAG with ${vertices.length} vertices`, stepTimeoutMs());
   const rendered = await page.evaluate(`[...document.querySelectorAll('[data-testid="dag-vertex"]')]
       .map((v) => v.dataset.vertexId).sort()`);
   const expected = vertices.map((v) => String(v.id)).sort();
@@ -82,16 +93,16 @@ async function run(artifacts) {
                               rate, text: text.textContent};
       }
       return null;
-    })()`, 'a vertex with a non-zero records/s', stepTimeoutMs);
+    })()`, 'a vertex with a non-zero records/s', stepTimeoutMs());
   await page.screenshot(join(artifacts, '1-job-overview.png'));
 
   step = `clicking vertex ${rate.vertex}`;
   const vertex = vertices.find((v) => String(v.id) === rate.vertex);
   await page.click(`[data-testid="dag-vertex"][data-vertex-id="${CSS_escape(rate.vertex)}"]`);
   await page.waitFor(`location.hash.endsWith('/vertices/${encodeURIComponent(rate.vertex)}')`,
-                     'the vertex route after the click', stepTimeoutMs);
+                     'the vertex route after the click', stepTimeoutMs());
   await page.waitFor(`${countOf('[data-testid="subtask-table"] [data-testid="subtask-row"]')} === ${vertex.parallelism}`,
-                     `${vertex.parallelism} subtask rows of vertex ${rate.vertex}`, stepTimeoutMs);
+                     `${vertex.parallelism} subtask rows of vertex ${rate.vertex}`, stepTimeoutMs());
   await page.screenshot(join(artifacts, '2-vertex.png'));
 
   step = 'opening the Checkpoints tab';
@@ -99,14 +110,14 @@ async function run(artifacts) {
   await page.waitFor(`(() => {
       const table = document.querySelector('[data-testid="checkpoint-history"]');
       return table !== null && table.getBoundingClientRect().height > 0;
-    })()`, 'a visible checkpoint history table', stepTimeoutMs);
+    })()`, 'a visible checkpoint history table', stepTimeoutMs());
   await page.screenshot(join(artifacts, '3-checkpoints.png'));
 
   step = 'opening the task managers page';
   const managers = (await getJson(base, '/taskmanagers')).taskmanagers ?? [];
   await page.click('[data-testid="nav-taskmanagers"]');
   await page.waitFor(`${countOf('[data-testid="taskmanager-row"]')} === ${managers.length}`,
-                     `${managers.length} task manager rows`, stepTimeoutMs);
+                     `${managers.length} task manager rows`, stepTimeoutMs());
   await page.screenshot(join(artifacts, '4-taskmanagers.png'));
 
   if (page.errors.length > 0) {
@@ -126,9 +137,10 @@ function CSS_escape(text) {
 async function main() {
   const artifacts = resolve(options.artifacts);
   mkdirSync(artifacts, {recursive: true});
+  // The backstop if a step hangs outside the bounded waits (a wedged Chromium, say).
   const deadline = setTimeout(() => {
     finish(false, `timed out after ${timeoutMs / 1000} s while ${step}`);
-    if (browser && !browser.exited) browser.child.kill('SIGKILL');
+    browser?.kill();
     process.exit(1);
   }, timeoutMs);
   try {
