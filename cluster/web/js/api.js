@@ -1,7 +1,7 @@
 // Reads the job manager's REST API (Flink's shapes, see DESIGN.md) for the status page.
 // Paths are resolved against the page's own URL, so the page works wherever the job manager
 // serves it, with no other host involved. Every call has a timeout and reports failures as an
-// ApiError with the HTTP status (0 for network errors and timeouts).
+// ApiError with the HTTP status (0 for network errors and timeouts). The page only reads.
 
 const kTimeoutMs = 5000;
 
@@ -15,13 +15,30 @@ export class ApiError extends Error {
 
 const apiBase = new URL('.', window.location.href);
 
+// A job manager whose reads are closed answers 401; the user can then enter the cluster
+// token, which is kept for this browser tab only (sessionStorage) and sent as a bearer token.
+const kTokenKey = 'brook.token';
+
+export function setToken(token) {
+  if (token) {
+    sessionStorage.setItem(kTokenKey, token);
+  } else {
+    sessionStorage.removeItem(kTokenKey);
+  }
+}
+
+function authorization() {
+  const token = sessionStorage.getItem(kTokenKey);
+  return token ? {Authorization: `Bearer ${token}`} : {};
+}
+
 export async function getJson(path) {
   const url = new URL(path.replace(/^\//, ''), apiBase);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), kTimeoutMs);
   let response;
   try {
-    response = await fetch(url, {headers: {Accept: 'application/json'},
+    response = await fetch(url, {headers: {Accept: 'application/json', ...authorization()},
                                  signal: controller.signal, cache: 'no-store'});
   } catch (error) {
     const reason = error.name === 'AbortError' ? `no answer within ${kTimeoutMs / 1000} s`

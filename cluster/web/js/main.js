@@ -5,6 +5,7 @@
 // A route change stops the old loop (its generation number no longer matches) before the
 // next view starts; answers that still arrive for the old view land in a detached element.
 
+import {setToken} from './api.js';
 import {h, replaceChildren} from './dom.js';
 import {parseRoute} from './router.js';
 import {JobView} from './views/job.js';
@@ -43,10 +44,32 @@ let currentView = null;
 let generation = 0;
 let timer = null;
 
+// The banner asking for the cluster token; built once, so polling does not wipe the input.
+function showTokenForm() {
+  if (!errorBanner.hidden && errorBanner.dataset.kind === 'token') return;
+  const input = h('input', {type: 'password', name: 'token', autocomplete: 'off',
+                            placeholder: 'cluster token', 'aria-label': 'Cluster token'});
+  const form = h('form', {class: 'token-form', onsubmit: (event) => {
+    event.preventDefault();
+    setToken(input.value.trim());
+    restartPolling();
+  }}, 'This job manager needs the cluster token to show its status. ', input,
+      h('button', {type: 'submit'}, 'Use token'));
+  errorBanner.dataset.kind = 'token';
+  errorBanner.hidden = false;
+  replaceChildren(errorBanner, form);
+}
+
 function showConnection(error) {
   if (error) {
     connection.className = 'connection down';
-    connection.textContent = error.status === 0 ? 'job manager unreachable' : 'error';
+    connection.textContent = error.status === 0 ? 'job manager unreachable'
+        : error.status === 401 ? 'token needed' : 'error';
+    if (error.status === 401) {
+      showTokenForm();
+      return;
+    }
+    errorBanner.dataset.kind = 'error';
     errorBanner.hidden = false;
     errorBanner.textContent = error.message;
   } else {
