@@ -201,6 +201,43 @@ TEST_F(RpcBadPeer, RandomBytesCloseTheirConnectionOnly) {
   ExpectServerStillServes();
 }
 
+TEST_F(RpcBadPeer, RandomFrameBodiesAfterTheHandshakeCloseTheirConnectionOnly) {
+  std::mt19937 random(99);
+  constexpr size_t kRounds = 20;
+  for (size_t round = 0; round < kRounds; ++round) {
+    RawSocket socket(server_->port());
+    RpcHelloMessage reply;
+    ASSERT_TRUE(socket.Hello("secret", kRpcProtocolVersion, reply));
+    const uint32_t length = 8 * (1 + random() % 512);  // a valid length, then garbage
+    std::vector<std::byte> body(length);
+    for (auto& byte : body) byte = std::byte(random() & 0xff);
+    ASSERT_TRUE(socket.WriteLength(length));
+    socket.Write(body);
+    EXPECT_TRUE(socket.WaitForClose(2000ms)) << "round " << round;
+  }
+  ASSERT_TRUE(server_handler_.WaitForClosed(kRounds));
+  ExpectServerStillServes();
+}
+
+TEST_F(RpcBadPeer, RandomMessagesBehindAValidSegmentTableNeverTakeTheServerDown) {
+  // Random pointers: the handler's reads either fail (connection closed) or see some values.
+  std::mt19937 random(7);
+  for (int round = 0; round < 50; ++round) {
+    RawSocket socket(server_->port());
+    RpcHelloMessage reply;
+    ASSERT_TRUE(socket.Hello("secret", kRpcProtocolVersion, reply));
+    const uint32_t words = 2 + random() % 256;
+    std::vector<std::byte> frame(4 + 8 * words);
+    const uint32_t length = 8 * words;
+    const uint32_t segment_table[2] = {0, words - 1};  // one segment: the rest of the frame
+    std::memcpy(frame.data(), &length, 4);
+    std::memcpy(frame.data() + 4, segment_table, 8);
+    for (size_t i = 12; i < frame.size(); ++i) frame[i] = std::byte(random() & 0xff);
+    ASSERT_TRUE(socket.Write(frame));
+  }
+  ExpectServerStillServes();
+}
+
 TEST_F(RpcBadPeer, AFrameThatIsNotCapnProtoClosesTheConnection) {
   auto socket = Handshaken();
   // A segment table announcing 2^31 segments, then nothing.

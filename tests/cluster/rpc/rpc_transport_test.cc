@@ -195,6 +195,50 @@ TEST_F(RpcTransport, ClientStopClosesItsConnections) {
   ASSERT_TRUE(server_handler_.WaitForClosed(1));
 }
 
+TEST(RpcIoThreads, ServesManyClientsConcurrentlyOnSeveralIoThreads) {
+  RecordingHandler server_handler;
+  server_handler.echo = true;
+  RpcOptions options = Options(PeerRole::kJobManager, "jm");
+  options.io_threads = 3;
+  RpcServer server(options, server_handler);
+  std::string error;
+  ASSERT_TRUE(server.Start("127.0.0.1", 0, &error)) << error;
+  constexpr uint32_t kClients = 4;
+  constexpr uint64_t kPerClient = 500;
+  std::vector<std::unique_ptr<RecordingHandler>> handlers;
+  std::vector<std::unique_ptr<RpcClient>> clients;
+  std::vector<std::thread> senders;
+  for (uint32_t i = 0; i < kClients; ++i) {
+    handlers.push_back(std::make_unique<RecordingHandler>());
+    clients.push_back(std::make_unique<RpcClient>(
+        Options(PeerRole::kTaskManager, "tm-" + std::to_string(i)), *handlers.back()));
+  }
+  for (uint32_t i = 0; i < kClients; ++i) {
+    senders.emplace_back([&, i] {
+      std::string why;
+      auto connection = clients[i]->Connect("127.0.0.1", server.port(), 5000ms, &why);
+      ASSERT_NE(connection, nullptr) << why;
+      for (uint64_t sequence = 0; sequence < kPerClient; ++sequence) {
+        capnp::MallocMessageBuilder message;
+        BuildMessage(message, i, sequence, 100);
+        connection->Send(message);
+      }
+    });
+  }
+  for (auto& thread : senders) thread.join();
+  for (uint32_t i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(handlers[i]->WaitForReceived(kPerClient)) << "client " << i;
+    const auto echoes = handlers[i]->received();
+    for (uint64_t sequence = 0; sequence < kPerClient; ++sequence) {
+      EXPECT_EQ(echoes[sequence].sender, i);
+      EXPECT_EQ(echoes[sequence].sequence, sequence);
+    }
+  }
+  EXPECT_EQ(server.connection_count(), kClients);
+  server.Stop();
+  EXPECT_EQ(server_handler.closed_reasons().size(), kClients);
+}
+
 TEST(RpcOptions, InvalidOptionsFailStartAndConnectWithAClearError) {
   RecordingHandler handler;
   RpcOptions options = Options(PeerRole::kJobManager, "jm");
