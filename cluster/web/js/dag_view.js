@@ -1,8 +1,8 @@
 // Draws a job's graph as SVG: one box per vertex (name, parallelism, live records/s in and
 // out, backpressure colour, watermark) and arrows for the edges, labelled with the ship
-// strategy (and the side output they carry, if any). Layout comes from dag_layout.js and is recomputed only when the graph's shape
-// changes; each poll only rewrites the figures inside the boxes, so the boxes stay in place
-// (and under the mouse) while the numbers move.
+// strategy (and the side output they carry, if any). Layout comes from dag_layout.js and is
+// recomputed only when the graph's shape changes; each poll only rewrites the figures inside
+// the boxes, so the boxes stay in place (and under the mouse) while the numbers move.
 // Used only on the browser's main thread; one DagView per job page.
 
 import {layoutDag} from './dag_layout.js';
@@ -59,7 +59,7 @@ export class DagView {
   // onSelect(vertexId) is called when the user clicks a vertex (or presses Enter on it).
   constructor(onSelect) {
     this.onSelect = onSelect;
-    this.element = svg('svg', {'data-testid': 'dag', class: 'dag', role: 'img',
+    this.element = svg('svg', {'data-testid': 'dag', class: 'dag', role: 'group',
                                'aria-label': 'Job graph'});
     this.layoutSignature = null;
     this.boxes = new Map();  // vertex id → the box's group and text elements
