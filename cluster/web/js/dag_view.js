@@ -13,6 +13,7 @@ import {jobGraph} from './job_graph.js';
 import {objectOf} from './json.js';
 
 const kTextInset = 14;  // left padding inside a box, past the backpressure bar
+const kMinimumScale = 0.8;
 
 // Sets `text` on an SVG text element, cut with an ellipsis to fit `maxWidth` pixels.
 // Measuring needs the element in the document; detached, it falls back to a length guess.
@@ -106,6 +107,8 @@ export class DagView {
     this.element.setAttribute('width', layout.width);
     this.element.setAttribute('height', layout.height);
     this.element.setAttribute('viewBox', `0 0 ${layout.width} ${layout.height}`);
+    // A wide graph shrinks to the frame, but not below a readable size: then it scrolls.
+    this.element.style.minWidth = `${Math.round(layout.width * kMinimumScale)}px`;
   }
 
   drawBox(node) {

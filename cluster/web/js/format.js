@@ -11,7 +11,8 @@ function isNumber(value) {
 
 const kSiPrefixes = ['', ' K', ' M', ' G', ' T', ' P'];
 
-// 950 → "950", 1234 → "1.2 K", 123456 → "123 K", 1.5e6 → "1.5 M", 0.25 → "0.3".
+// 950 → "950", 894.9 → "895", 12.34 → "12.3", 1234 → "1.2 K", 123456 → "123 K",
+// 1.5e6 → "1.5 M".
 export function formatCount(value) {
   if (!isNumber(value)) return kMissing;
   const sign = value < 0 ? '-' : '';
@@ -23,7 +24,7 @@ export function formatCount(value) {
   }
   let digits;
   if (prefix === 0) {
-    digits = Number.isInteger(scaled) ? 0 : 1;
+    digits = Number.isInteger(scaled) || scaled >= 99.95 ? 0 : 1;
   } else {
     digits = scaled < 99.95 ? 1 : 0;
   }

@@ -10,6 +10,8 @@ test('counts and rates use SI prefixes with one decimal below 100', () => {
   assert.equal(formatCount(0), '0');
   assert.equal(formatCount(950), '950');
   assert.equal(formatCount(0.25), '0.3');
+  assert.equal(formatCount(12.34), '12.3');
+  assert.equal(formatCount(894.9), '895');
   assert.equal(formatCount(1234), '1.2 K');
   assert.equal(formatCount(123456), '123 K');
   assert.equal(formatCount(999_999), '1.0 M');
