@@ -112,6 +112,23 @@ class RawClient {
     }
   }
 
+  // Everything the peer sends within `timeout` or until it closes.
+  std::string ReadFor(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string received;
+    char buffer[4096];
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= 0ms) return received;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, int(left.count())) <= 0) continue;
+      ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) return received;
+      received.append(buffer, size_t(n));
+    }
+  }
+
   // True if the peer closes the connection within `timeout` (what it sends first is skipped).
   bool ClosedByPeer(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -148,6 +165,21 @@ TEST(NetworkProtocol, RefusesAWrongClusterToken) {
   RawClient client(env.port());
   client.Write(HelloBytes(network::kProtocolVersion, "wrong-token"));
   EXPECT_TRUE(client.ClosedByPeer(3s));
+}
+
+TEST(NetworkProtocol, AnswersWithItsTokenOnlyAPeerThatSentTheRightOne) {
+  NetworkEnvironment env(Options());
+  ASSERT_TRUE(env.Start());
+  auto answer = [&](const std::string& token) {
+    RawClient client(env.port());
+    client.Write(HelloBytes(network::kProtocolVersion, token));
+    return client.ReadFor(500ms);
+  };
+  const std::string token = "right-token";
+  const std::string refused = answer("wrong-token");
+  EXPECT_EQ(refused.find(token), std::string::npos);
+  const std::string accepted = answer(token);
+  EXPECT_NE(accepted.find(token), std::string::npos) << "the accepted peer gets our Hello";
 }
 
 TEST(NetworkProtocol, RefusesAWrongProtocolVersion) {

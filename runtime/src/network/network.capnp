@@ -2,7 +2,9 @@
 #
 # Every message on a TCP connection is one frame: a 4-byte little-endian length, then a Cap'n
 # Proto message (standard segment table + segments) of that many bytes whose root is a Message.
-# Both ends send a Hello first and check the other's before anything else. Then:
+# The connecting end sends its Hello first; the accepting end checks it and only then answers
+# with its own (so a peer without the token never learns it); each checks the other's Hello
+# before anything else. Then:
 #   consumer -> producer: RequestChannel (once per channel, carries the initial credits),
 #                         Credit (one per buffer the consumer has drained), CloseChannel
 #   producer -> consumer: DataBuffer (only against a credit), CloseChannel

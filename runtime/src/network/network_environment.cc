@@ -120,13 +120,14 @@ class EnvironmentCore final : public ChannelHost,
                    std::string& error);
   bool OnMessage(const std::shared_ptr<FramedConnection>& connection, WireMessage& message,
                  std::vector<std::byte>& body, std::string& error);
-  // A connection whose first frame is our Hello.
+  // The connecting side's first frame is our Hello; the accepting side answers with its Hello
+  // only once the peer's checked out (AcceptHello), so a peer without the token never sees it.
   std::shared_ptr<FramedConnection> MakeConnection(asio::ip::tcp::socket socket, std::string peer,
                                                    bool accepted) {
     auto connection = std::make_shared<FramedConnection>(std::move(socket), *this, &pool_,
                                                          framed_options_, std::move(peer),
                                                          accepted);
-    connection->Send(Hello());
+    if (!accepted) connection->Send(Hello());
     return connection;
   }
   OutgoingFrame Hello() const {
@@ -362,6 +363,9 @@ bool EnvironmentCore::AcceptHello(const std::shared_ptr<FramedConnection>& conne
     error = "wrong cluster token";
     return false;
   }
+  // Before anything else can be queued on it: frames reach an accepted connection only once
+  // it is registered below or a channel request arrived on it.
+  if (connection->accepted()) connection->Send(Hello());
   if (connection->accepted() && !hello.advertised_address.empty()) {
     // Channels this process later opens towards the peer reuse this connection.
     std::lock_guard lock(mutex_);
