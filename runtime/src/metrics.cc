@@ -89,6 +89,8 @@ void TaskIoMetrics::RegisterIn(MetricRegistry& registry, const MetricLabels& lab
   add("backPressuredTimeNs", backpressure_ns);
   add("currentWatermark", current_watermark);
   add("latencyUs", latency_us);
+  add("checkpointAlignmentTimeNs", alignment_ns);
+  add("lastCheckpointAlignmentNs", last_alignment_ns);
 }
 
 }  // namespace brook

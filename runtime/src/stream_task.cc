@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "brook/runtime/check.h"
+#include "brook/runtime/snapshot_executor.h"
 #include "brook/runtime/type_info.h"
 
 namespace brook {
@@ -34,6 +35,11 @@ StreamOperatorBase* StreamTask::AddOperator(std::unique_ptr<StreamOperatorBase> 
                                             RuntimeContext context) {
   context.timers = &timers_;
   context.mailbox = this;
+  std::string operator_id = context.operator_id.empty()
+                                ? std::to_string(operators_.size()) + ":" + context.operator_name
+                                : context.operator_id;
+  registries_.emplace_back(std::move(operator_id));
+  context.state_registry = &registries_.back();
   contexts_.push_back(std::move(context));
   operators_.push_back(std::move(op));
   return operators_.back().get();
@@ -56,17 +62,33 @@ void StreamTask::SetInput(std::unique_ptr<TaskInput> input,
   for (auto* c : input_channels) c->SetConsumerNotifier(&notifier_);
   channels_.insert(channels_.end(), input_channels.begin(), input_channels.end());
   input_ = std::move(input);
+  if (size_t n = input_->num_channels(); n > 0) {
+    barrier_handler_ =
+        std::make_unique<CheckpointBarrierHandler>(
+        options_.checkpointing_mode, n, static_cast<CheckpointBarrierHandler::Listener*>(this));
+    input_->BindBarrierHandler(barrier_handler_.get(), 0);
+  }
 }
 
 void StreamTask::Run() {
   BROOK_CHECK(input_ != nullptr, "a task needs an input before it runs");
   try {
+    if (restore_) {
+      for (size_t i = 0; i < operators_.size(); ++i) {
+        const OperatorSnapshot* found = restore_->Find(registries_[i].operator_id());
+        AttributeFailures(*operators_[i], [&] {
+          registries_[i].SetRestoredState(restore_->checkpoint_id,
+                                          found ? *found : OperatorSnapshot{});
+        });
+      }
+    }
     // Open downstream operators first, so each operator's outputs are ready when it opens.
     for (size_t i = operators_.size(); i-- > 0;) {
       auto& op = *operators_[i];
       AttributeFailures(op, [&] { op.Open(contexts_[i]); });
       ++opened_;
     }
+    RestoreChain();
     RunLoop();
     if (!cancelled()) {
       FinishChain();
@@ -174,6 +196,131 @@ void StreamTask::CloseChain() noexcept {
     }
   }
   opened_ = 0;
+}
+
+void StreamTask::RestoreChain() {
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    auto& op = *operators_[i];
+    AttributeFailures(op, [&] {
+      InitializationContext context = registries_[i].MakeInitializationContext();
+      op.InitializeState(context);
+    });
+    registries_[i].DropRestoredEntries();
+  }
+  if (restore_) {
+    if (!restore_->channel_state.empty()) input_->RestoreChannelState(restore_->channel_state);
+    restore_.reset();
+  }
+}
+
+bool StreamTask::TriggerCheckpoint(CheckpointId id, Timestamp timestamp, CheckpointKind kind) {
+  return mailbox_.Put([this, id, timestamp, kind] {
+    if (barrier_handler_) return;  // barriers come in-band
+    CheckpointBarrier barrier{id, timestamp, kind,
+                              options_.checkpointing_mode == CheckpointingMode::kUnaligned};
+    PerformCheckpoint(barrier, 0);
+  });
+}
+
+bool StreamTask::NotifyCheckpointComplete(CheckpointId id) {
+  return mailbox_.Put([this, id] {
+    for (auto& op : operators_)
+      AttributeFailures(*op, [&] { op->NotifyCheckpointComplete(id); });
+  });
+}
+
+bool StreamTask::NotifyCheckpointAborted(CheckpointId id) {
+  return mailbox_.Put([this, id] {
+    aborting_from_coordinator_ = true;
+    if (barrier_handler_) barrier_handler_->Abort(id, "aborted by the coordinator");
+    aborting_from_coordinator_ = false;
+    pending_unaligned_.erase(pending_unaligned_.begin(), pending_unaligned_.upper_bound(id.value()));
+    for (auto& op : operators_)
+      AttributeFailures(*op, [&] { op->NotifyCheckpointAborted(id); });
+  });
+}
+
+void StreamTask::PerformCheckpoint(const CheckpointBarrier& barrier, int64_t alignment_ns) {
+  const int64_t start = SteadyNowNs();
+  auto snapshot = std::make_shared<TaskSnapshot>();
+  snapshot->checkpoint_id = barrier.id;
+  snapshot->timestamp = barrier.trigger_time;
+  snapshot->operators.reserve(operators_.size());
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    auto& op = *operators_[i];
+    OperatorStateRegistry& registry = registries_[i];
+    OperatorSnapshot taken;
+    taken.operator_id = registry.operator_id();
+    AttributeFailures(op, [&] {
+      SnapshotContext context(barrier, registry.operator_state(), taken.keyed);
+      op.SnapshotState(context);
+      registry.SnapshotComponents(context);
+      taken.operator_state = registry.operator_state().Snapshot();
+    });
+    snapshot->operators.push_back(std::move(taken));
+  }
+  // Records the operators emitted while snapshotting precede the barrier.
+  for (auto& w : writers_) w->BroadcastEvent(barrier);
+  const int64_t sync_ns = SteadyNowNs() - start;
+  metrics_.alignment_ns->Inc(alignment_ns);
+  metrics_.last_alignment_ns->Set(double(alignment_ns));
+  if (barrier_handler_ && barrier_handler_->mode() == CheckpointingMode::kUnaligned &&
+      barrier_handler_->pending() == barrier.id) {
+    pending_unaligned_[barrier.id.value()] = PendingSnapshot{std::move(snapshot), sync_ns};
+    return;
+  }
+  SubmitAsyncPart(std::move(snapshot), sync_ns, alignment_ns);
+}
+
+void StreamTask::SubmitAsyncPart(std::shared_ptr<TaskSnapshot> snapshot, int64_t sync_ns,
+                                 int64_t alignment_ns) {
+  TaskSnapshotWriter* writer = checkpointing_.writer;
+  CheckpointResponder* responder = checkpointing_.responder;
+  auto job = [writer, responder, snapshot, sync_ns, alignment_ns, name = name_] {
+    CheckpointAck ack;
+    ack.task_name = name;
+    ack.checkpoint_id = snapshot->checkpoint_id;
+    ack.state_size = snapshot->StateSize();
+    ack.sync_ns = sync_ns;
+    ack.alignment_ns = alignment_ns;
+    const int64_t start = SteadyNowNs();
+    try {
+      if (writer) ack.state_handle = writer->Write(*snapshot);
+    } catch (const std::exception& e) {
+      if (responder)
+        responder->Decline(name, snapshot->checkpoint_id,
+                           std::string("writing the snapshot failed: ") + e.what());
+      return;
+    }
+    ack.async_ns = SteadyNowNs() - start;
+    if (responder) responder->Acknowledge(ack);
+  };
+  if (checkpointing_.executor == nullptr || !checkpointing_.executor->Submit(job)) job();
+}
+
+void StreamTask::Decline(CheckpointId id, const std::string& reason) {
+  if (checkpointing_.responder) checkpointing_.responder->Decline(name_, id, reason);
+}
+
+void StreamTask::OnCheckpointTriggered(const CheckpointBarrier& barrier, int64_t alignment_ns) {
+  PerformCheckpoint(barrier, alignment_ns);
+}
+
+void StreamTask::OnChannelStateComplete(CheckpointId id, ChannelState state,
+                                        int64_t alignment_ns) {
+  auto it = pending_unaligned_.find(id.value());
+  if (it == pending_unaligned_.end()) return;
+  PendingSnapshot pending = std::move(it->second);
+  pending_unaligned_.erase(it);
+  pending.snapshot->channel_state = std::move(state);
+  metrics_.alignment_ns->Inc(alignment_ns);
+  metrics_.last_alignment_ns->Set(double(alignment_ns));
+  SubmitAsyncPart(std::move(pending.snapshot), pending.sync_ns, alignment_ns);
+}
+
+void StreamTask::OnCheckpointAborted(CheckpointId id, const std::string& reason) {
+  pending_unaligned_.erase(id.value());
+  if (!aborting_from_coordinator_) Decline(id, reason);
 }
 
 void StreamTask::Cancel() {

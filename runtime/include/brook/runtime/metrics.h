@@ -106,6 +106,9 @@ struct TaskIoMetrics {
   std::shared_ptr<Counter> backpressure_ns = std::make_shared<Counter>();
   std::shared_ptr<Gauge> current_watermark = std::make_shared<Gauge>();
   std::shared_ptr<Histogram> latency_us = std::make_shared<Histogram>();
+  // Checkpoint barrier alignment: total time spent aligning, and the last checkpoint's.
+  std::shared_ptr<Counter> alignment_ns = std::make_shared<Counter>();
+  std::shared_ptr<Gauge> last_alignment_ns = std::make_shared<Gauge>();
 
   // Registers these metrics in `registry` under `labels` (job, vertex, subtask).
   void RegisterIn(MetricRegistry& registry, const MetricLabels& labels) const;

@@ -14,6 +14,8 @@
 
 namespace brook {
 
+class OperatorStateRegistry;
+
 struct RuntimeContext {
   std::string job_name;
   std::string task_name;      // the vertex, e.g. "Source: clicks -> Map"
@@ -29,6 +31,13 @@ struct RuntimeContext {
   // Unique per operator instance of a job: names its state (the LMDB environment directory).
   std::string state_scope;
   MetricLabels metric_labels;  // job, vertex and subtask labels for this operator's metrics
+  // Names this operator's state in checkpoints; must be the same in every run of the job (the
+  // node's uid when the user set one, else its node id). Empty: the task uses the position in
+  // the chain and the operator name.
+  std::string operator_id;
+  // Set by the task (operator_state_registry.h): where the operator's checkpointed state is
+  // registered. nullptr when the operator runs without a task (harnesses).
+  OperatorStateRegistry* state_registry = nullptr;
 
   std::string SubtaskName() const {
     return operator_name + " (" + std::to_string(subtask_index + 1) + "/" +

@@ -4,6 +4,12 @@
 //   construct -> SetMainOutput/AddSideOutput -> Open -> (ProcessBatch | ProcessWatermark)* ->
 //   Finish -> Close
 //
+// Checkpoints (see operator_state_registry.h): InitializeState() runs once after Open() (with
+// the restored state when the task restores); SnapshotState() runs at each checkpoint barrier,
+// between batches; NotifyCheckpointComplete/Aborted when the coordinator decided (two-phase
+// commit sinks commit or abort there). Keyed state and timers of KeyedSupport are snapshotted
+// without the operator doing anything.
+//
 // Close() runs also after a failure or cancellation, so it only releases resources; Finish()
 // is where buffered results are emitted. Operators in one chain call each other directly
 // through ChainingOutput; implementations update their state first and emit last.
@@ -27,6 +33,9 @@
 #include "brook/runtime/task_cancelled.h"
 
 namespace brook {
+
+class SnapshotContext;
+class InitializationContext;
 
 class StreamOperatorBase {
  public:
@@ -57,6 +66,17 @@ class StreamOperatorBase {
   virtual void Finish() {}
   // Releases resources; runs after Finish(), and also after a failure or cancellation.
   virtual void Close() {}
+
+  // Adds this operator's own state (offsets, pending transactions) to checkpoint
+  // context.checkpoint_id(), typically into context.operator_state().
+  virtual void SnapshotState(SnapshotContext& /*context*/) {}
+  // After Open(): takes the restored state (context.is_restored()) or starts fresh.
+  virtual void InitializeState(InitializationContext& /*context*/) {}
+  // Every task acknowledged checkpoint `id` (ids of checkpoints this task took part in, in
+  // increasing order; one notification may stand for older ones it did not receive).
+  virtual void NotifyCheckpointComplete(CheckpointId /*id*/) {}
+  // Checkpoint `id` will not complete.
+  virtual void NotifyCheckpointAborted(CheckpointId /*id*/) {}
 
   RuntimeContext& context() const { return *context_; }
   const std::string& name() const { return context_->operator_name; }

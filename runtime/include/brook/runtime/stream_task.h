@@ -9,25 +9,41 @@
 // on every writer), or throws the failure (an OperatorFailure names the operator), or returns
 // quietly after Cancel().
 //
-// Threading: wiring before Run(); Run() on the task thread; Cancel(), mailbox() and metrics()
-// from any thread.
+// Checkpoints (the task-side API the task manager drives; see task_snapshot.h):
+//   source task:  TriggerCheckpoint(n) -> mail -> snapshot -> barrier n emitted downstream
+//   other tasks:  barrier n on the inputs -> CheckpointBarrierHandler (aligned, unaligned or
+//                 at-least-once, StreamTaskOptions::checkpointing_mode) -> snapshot -> barrier n
+//                 forwarded
+//   then the sync part's TaskSnapshot is written by the TaskSnapshotWriter on the
+//   SnapshotExecutor and acknowledged through the CheckpointResponder (CheckpointAck), or
+//   declined. NotifyCheckpointComplete/Aborted(n) reach every operator through the mailbox.
+//   A task started with SetRestoreState() restores its operators before processing, and
+//   replays unaligned channel state before reading its inputs.
+//
+// Threading: wiring before Run(); Run() on the task thread; Cancel(), TriggerCheckpoint(),
+// NotifyCheckpoint*(), mailbox() and metrics() from any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "brook/runtime/checkpoint_barrier_handler.h"
 #include "brook/runtime/local_channel.h"
 #include "brook/runtime/mailbox.h"
 #include "brook/runtime/metrics.h"
+#include "brook/runtime/operator_state_registry.h"
 #include "brook/runtime/record_writer.h"
 #include "brook/runtime/runtime_context.h"
 #include "brook/runtime/stream_operator.h"
 #include "brook/runtime/task_input.h"
 #include "brook/runtime/task_notifier.h"
+#include "brook/runtime/task_snapshot.h"
 #include "brook/runtime/timer_service.h"
 
 namespace brook {
@@ -36,9 +52,21 @@ struct StreamTaskOptions {
   // The longest a partially filled batch waits in a writer while the task is busy. An idle
   // task flushes before it parks, so this bounds latency only under load.
   std::chrono::milliseconds buffer_timeout{100};
+  // How barriers are handled on the inputs (the job's checkpointing mode).
+  CheckpointingMode checkpointing_mode = CheckpointingMode::kAligned;
 };
 
-class StreamTask final : private MailboxExecutor {
+class SnapshotExecutor;
+
+// Where a task's checkpoints go. All three are owned by the task manager and must outlive the
+// task and every snapshot it submitted (the executor's Stop() waits for those).
+struct TaskCheckpointing {
+  TaskSnapshotWriter* writer = nullptr;        // nullptr: snapshots are taken but not written
+  CheckpointResponder* responder = nullptr;    // nullptr: nobody is told
+  SnapshotExecutor* executor = nullptr;        // nullptr: the async part runs on the task thread
+};
+
+class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandler::Listener {
  public:
   StreamTask(std::string task_name, StreamTaskOptions options = {});
   StreamTask(const StreamTask&) = delete;
@@ -51,6 +79,20 @@ class StreamTask final : private MailboxExecutor {
   RecordWriterBase* AddWriter(std::unique_ptr<RecordWriterBase> writer,
                               std::vector<ChannelBase*> channels);
   void SetInput(std::unique_ptr<TaskInput> input, std::vector<ChannelBase*> input_channels);
+  void SetCheckpointing(TaskCheckpointing checkpointing) { checkpointing_ = checkpointing; }
+  // The state to start from: this subtask's share of a completed checkpoint (keyed entries of
+  // its key groups, redistributed operator state, channel state), as the checkpoint component's
+  // restore planning assembles it. Operators are matched by operator id.
+  void SetRestoreState(TaskSnapshot restored) { restore_ = std::move(restored); }
+
+  // Any thread. Source tasks: take checkpoint `id` and emit its barrier downstream (tasks with
+  // inputs ignore it: their barriers arrive in-band). Returns false if the task no longer runs
+  // mail (finished, failed or cancelled): the coordinator counts that as a decline.
+  bool TriggerCheckpoint(CheckpointId id, Timestamp timestamp,
+                         CheckpointKind kind = CheckpointKind::kCheckpoint);
+  // Any thread. The coordinator completed / aborted checkpoint `id`.
+  bool NotifyCheckpointComplete(CheckpointId id);
+  bool NotifyCheckpointAborted(CheckpointId id);
 
   // Runs the task to its end on the calling thread. Throws on failure.
   void Run();
@@ -73,6 +115,16 @@ class StreamTask final : private MailboxExecutor {
   void FlushWriters();
   void FinishChain();
   void CloseChain() noexcept;
+  void RestoreChain();
+  void PerformCheckpoint(const CheckpointBarrier& barrier, int64_t alignment_ns);
+  void SubmitAsyncPart(std::shared_ptr<TaskSnapshot> snapshot, int64_t sync_ns,
+                       int64_t alignment_ns);
+  void Decline(CheckpointId id, const std::string& reason);
+
+  // CheckpointBarrierHandler::Listener, on the task thread.
+  void OnCheckpointTriggered(const CheckpointBarrier& barrier, int64_t alignment_ns) override;
+  void OnChannelStateComplete(CheckpointId id, ChannelState state, int64_t alignment_ns) override;
+  void OnCheckpointAborted(CheckpointId id, const std::string& reason) override;
 
   const std::string name_;
   const StreamTaskOptions options_;
@@ -86,6 +138,17 @@ class StreamTask final : private MailboxExecutor {
   std::vector<std::unique_ptr<OutputBase>> outputs_;
   std::vector<std::unique_ptr<RecordWriterBase>> writers_;
   std::unique_ptr<TaskInput> input_;
+  std::deque<OperatorStateRegistry> registries_;  // one per operator, chain order
+  std::unique_ptr<CheckpointBarrierHandler> barrier_handler_;  // tasks with input channels
+  TaskCheckpointing checkpointing_;
+  std::optional<TaskSnapshot> restore_;
+  // Unaligned: snapshots taken whose channel state is still being recorded.
+  struct PendingSnapshot {
+    std::shared_ptr<TaskSnapshot> snapshot;
+    int64_t sync_ns = 0;
+  };
+  std::map<int64_t, PendingSnapshot> pending_unaligned_;
+  bool aborting_from_coordinator_ = false;
   std::vector<ChannelBase*> channels_;  // input and output, cancelled together
 
   std::atomic<bool> cancelled_{false};
