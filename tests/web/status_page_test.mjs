@@ -2,10 +2,10 @@
 // Browser test of the web status page against a running job manager:
 //   node tests/web/status_page_test.mjs --url http://127.0.0.1:8081 [--job ID]
 //        [--artifacts DIR] [--timeout-s 60] [--chromium PATH]
-// Loads #/jobs/<id> in headless Chromium (the first RUNNING job unless --job names one),
-// waits for the DAG with as many vertices as /jobs/<id> has, waits for a non-zero live
-// record rate, clicks a vertex and expects one row per subtask, clicks the Checkpoints tab
-// and expects the history table, then opens the task managers page. Screenshots of each step
+// Waits until the job (--job, else the first RUNNING one) runs, loads #/jobs/<id> in headless
+// Chromium, waits for the DAG with as many vertices as /jobs/<id> has, waits for a non-zero
+// live record rate, clicks a vertex and expects one row per subtask, clicks the Checkpoints
+// tab and expects the history table, then opens the task managers page. Screenshots of each step
 // (and of the failure, if any) go to the artifact directory. Prints one PASS or FAIL line
 // and exits 0 or 1; the whole run is bounded by --timeout-s.
 
@@ -52,21 +52,42 @@ async function getJson(base, path) {
   return response.json();
 }
 
+// The job (/jobs/{id}) once it is RUNNING: the named one, else the first RUNNING one. Polls,
+// so the test may start right after the cluster and the submission (a job manager that does
+// not answer yet counts as "not yet").
+async function waitForRunningJob(base, wantedId) {
+  const deadline = Date.now() + stepTimeoutMs();
+  let lastProblem = 'no answer yet';
+  for (;;) {
+    try {
+      let jobId = wantedId;
+      if (!jobId) {
+        const jobs = (await getJson(base, '/jobs')).jobs ?? [];
+        jobId = jobs.find((job) => job.state === 'RUNNING')?.id;
+        lastProblem = `no RUNNING job among ${jobs.length}`;
+      }
+      if (jobId) {
+        const job = await getJson(base, `/jobs/${encodeURIComponent(jobId)}`);
+        if (job.state === 'RUNNING') return {...job, jid: job.jid ?? jobId};
+        lastProblem = `job ${jobId} is ${job.state}`;
+      }
+    } catch (error) {
+      lastProblem = error.message;
+    }
+    if (Date.now() >= deadline) throw new Error(lastProblem);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 const countOf = (selector) => `document.querySelectorAll(${JSON.stringify(selector)}).length`;
 
 async function run(artifacts) {
   if (!options.url) throw new Error('--url BASE_URL of the job manager is required');
   const base = new URL(options.url.endsWith('/') ? options.url : options.url + '/');
 
-  step = 'reading the REST API';
-  let jobId = options.job;
-  if (!jobId) {
-    const jobs = (await getJson(base, '/jobs')).jobs ?? [];
-    const running = jobs.find((job) => job.state === 'RUNNING');
-    if (!running) throw new Error(`no RUNNING job among ${jobs.length} at ${base}`);
-    jobId = running.id;
-  }
-  const job = await getJson(base, `/jobs/${encodeURIComponent(jobId)}`);
+  step = options.job ? `waiting for job ${options.job} to run` : 'waiting for a RUNNING job';
+  const job = await waitForRunningJob(base, options.job);
+  const jobId = job.jid;
   const vertices = job.vertices ?? [];
   if (vertices.length === 0) throw new Error(`job ${jobId} has no vertices in /jobs/${jobId}`);
 
