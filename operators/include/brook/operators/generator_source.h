@@ -5,6 +5,8 @@
 // index: a watermark after any batch is then accurate). Its position is the next offset within
 // each split, so a reader can start from any offset and replay exactly the same records;
 // splits, not subtasks, own indices, so positions survive a change of parallelism.
+// Checkpoints store every subtask's split offsets in the union list state "generator-splits";
+// a restored subtask takes the offsets of the splits it now owns, at any parallelism.
 //
 // Optional: a rate limit (records per second for the whole source, shared by its subtasks),
 // and a timestamp function giving each record its event time.
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "brook/operators/user_function.h"
+#include "brook/runtime/operator_state_registry.h"
 #include "brook/runtime/stream_operator.h"
 #include "brook/runtime/timer_service.h"
 
@@ -54,6 +57,22 @@ class GeneratorSource final : public SourceOperatorBase, WithOutput<T> {
     for (auto& split : splits_)
       for (auto& [id, offset] : split_offsets)
         if (split.id == id) split.next_offset = offset;
+  }
+
+  void SnapshotState(SnapshotContext& context) override {
+    context.operator_state().GetUnionListState<std::pair<uint64_t, uint64_t>>(kSplitsState).update(
+        split_offsets());
+  }
+  void InitializeState(InitializationContext& context) override {
+    auto& state = context.operator_state().GetUnionListState<std::pair<uint64_t, uint64_t>>(kSplitsState);
+    if (context.is_restored()) SeekTo(state.get());
+  }
+
+  // (split index, next offset) of every split this subtask reads.
+  std::vector<std::pair<uint64_t, uint64_t>> split_offsets() const {
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const Split& split : splits_) out.emplace_back(split.id, split.next_offset);
+    return out;
   }
 
   SourceStatus EmitNext() override {
@@ -100,6 +119,7 @@ class GeneratorSource final : public SourceOperatorBase, WithOutput<T> {
   uint64_t emitted() const { return emitted_; }
 
  private:
+  static constexpr const char* kSplitsState = "generator-splits";
   struct Split {
     uint64_t id;
     uint64_t next_offset;

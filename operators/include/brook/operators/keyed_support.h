@@ -1,7 +1,8 @@
 // What every keyed operator has: a keyed state backend for the key groups of its subtask,
 // keyed timers, and the key selector that finds each record's key. Operators own one, open it
 // in Open() and close it in Close(); the LMDB backend's working directory is removed on close
-// (it is scratch space: durability comes from checkpoints).
+// (it is scratch space: durability comes from checkpoints). While open, its state and timers
+// take part in the operator's checkpoints (keyed_state_snapshot.h).
 //
 // Threading: the task thread only.
 #pragma once
@@ -11,6 +12,7 @@
 #include <memory>
 #include <utility>
 
+#include "brook/operators/keyed_state_snapshot.h"
 #include "brook/runtime/keyed_timer_service.h"
 #include "brook/runtime/runtime_context.h"
 #include "brook/runtime/state/state_backends.h"
@@ -38,9 +40,17 @@ class KeyedSupport {
           if (domain == TimeDomain::kEventTime) backend_->SetCurrentRecordTime(timer.time);
           on_timer_(timer, domain);
         });
+    registry_ = context.state_registry;
+    if (registry_) {
+      snapshot_ = std::make_unique<KeyedStateSnapshot<K>>(backend_.get(), timers_.get());
+      registry_->Register(snapshot_.get());
+    }
   }
 
   void Close() {
+    if (registry_ && snapshot_) registry_->Unregister(snapshot_.get());
+    snapshot_.reset();
+    registry_ = nullptr;
     timers_.reset();
     backend_.reset();
     if (!lmdb_dir_.empty()) {
@@ -73,6 +83,8 @@ class KeyedSupport {
   std::unique_ptr<KeyedTimerService<K>> timers_;
   OnTimer on_timer_;
   std::filesystem::path lmdb_dir_;
+  OperatorStateRegistry* registry_ = nullptr;
+  std::unique_ptr<KeyedStateSnapshot<K>> snapshot_;
 };
 
 }  // namespace brook

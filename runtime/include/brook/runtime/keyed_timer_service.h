@@ -64,6 +64,19 @@ class KeyedTimerService {
     }
   }
 
+  // Checkpoints: calls fn(timer, domain) for every registered timer.
+  template <typename Fn>
+  void ForEachTimer(Fn&& fn) const {
+    for (const Timer& t : event_timers_) fn(t, TimeDomain::kEventTime);
+    for (const Timer& t : processing_timers_) fn(t, TimeDomain::kProcessingTime);
+  }
+  // Restore: registers a snapshotted timer again (a processing-time timer already due fires at
+  // the task's next timer check).
+  void RestoreTimer(const Timer& timer, TimeDomain domain) {
+    if (domain == TimeDomain::kEventTime) RegisterEventTimeTimer(timer.key, timer.ns, timer.time);
+    else RegisterProcessingTimeTimer(timer.key, timer.ns, timer.time);
+  }
+
   Timestamp current_watermark() const { return watermark_; }
   size_t num_event_timers() const { return event_timers_.size(); }
   size_t num_processing_timers() const { return processing_timers_.size(); }
