@@ -35,8 +35,8 @@ std::string SanitizeName(std::string_view original) {
 }
 
 ServerError IoError(std::string_view what, const fs::path& path, int error_number) {
-  return MakeError(ServerErrc::kIo, std::string(what) + " " + path.string() + ": " +
-                                        std::strerror(error_number));
+  return MakeError(ServerErrc::kIo,
+                   std::string(what) + " " + path.string() + ": " + std::strerror(error_number));
 }
 
 Result<void> WriteFileDurably(const fs::path& path, std::span<const std::byte> bytes) {
@@ -100,12 +100,11 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& directory,
   std::error_code error;
   fs::create_directories(directory, error);
   if (error) {
-    return MakeError(ServerErrc::kIo, "cannot create blob directory " + directory.string() +
-                                          ": " + error.message());
+    return MakeError(ServerErrc::kIo,
+                     "cannot create blob directory " + directory.string() + ": " + error.message());
   }
   std::map<BlobKey, Entry> index;
-  for (fs::directory_iterator it(directory, error), end; !error && it != end;
-       it.increment(error)) {
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
     if (name.starts_with(kTempPrefix)) {  // left by a crash in Put or Remove
       fs::remove_all(it->path(), error);
@@ -122,8 +121,8 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const fs::path& directory,
     if (error) break;
   }
   if (error) {
-    return MakeError(ServerErrc::kIo, "cannot read blob directory " + directory.string() +
-                                          ": " + error.message());
+    return MakeError(ServerErrc::kIo,
+                     "cannot read blob directory " + directory.string() + ": " + error.message());
   }
   return std::unique_ptr<BlobStore>(new BlobStore(directory, max_blob_bytes, std::move(index)));
 }

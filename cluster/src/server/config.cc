@@ -1,5 +1,7 @@
 #include "brook/cluster/server/config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -10,16 +12,16 @@
 #include <limits>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
-
 #include "brook/runtime/check.h"
 
 namespace brook::server {
 namespace {
 
 std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -151,91 +153,6 @@ Result<void> Flatten(const YAML::Node& node, const std::string& prefix,
   return Ok();
 }
 
-constexpr double kPortMax = 65535;
-constexpr double kIntMax = double(std::numeric_limits<int32_t>::max());
-
-std::vector<ConfigOption> BrookOptions() {
-  using enum ConfigType;
-  constexpr auto kJm = ConfigScope::kJobManager;
-  constexpr auto kTm = ConfigScope::kTaskManager;
-  constexpr auto kAll = ConfigScope::kBoth;
-  return {
-      {"rest.address", kString, "127.0.0.1",
-       "Address the REST API and web status page bind to. Anything but loopback needs "
-       "cluster.token.", kJm},
-      {"rest.port", kInt, "8081", "Port of the REST API and web status page; 0: any free port.",
-       kJm, 0, kPortMax},
-      {"rpc.address", kString, "127.0.0.1",
-       "Address the job manager's control endpoint binds to. Anything but loopback needs "
-       "cluster.token.", kJm},
-      {"rpc.port", kInt, "6123", "Port of the job manager's control endpoint; 0: any free port.",
-       kJm, 0, kPortMax},
-      {"cluster.token", kString, "",
-       "Shared secret that task managers and the CLI present on every connection and mutating "
-       "REST call. Empty: none (allowed only on loopback addresses).", kAll},
-      {"heartbeat.interval", kDuration, "10s", "How often the job manager and task managers "
-       "exchange heartbeats.", kAll},
-      {"heartbeat.timeout", kDuration, "50s", "A peer silent this long is considered dead: "
-       "its subtasks fail and the restart strategy runs.", kAll},
-      {"restart-strategy.type", kString, "exponential-delay",
-       "What to do when a job fails: none (fail the job), fixed-delay, exponential-delay or "
-       "failure-rate.", kJm, 0, 0, {"none", "fixed-delay", "exponential-delay", "failure-rate"}},
-      {"restart-strategy.fixed-delay.attempts", kInt, "1",
-       "fixed-delay: restarts before the job fails.", kJm, 0, kIntMax},
-      {"restart-strategy.fixed-delay.delay", kDuration, "1s",
-       "fixed-delay: wait before each restart.", kJm},
-      {"restart-strategy.exponential-delay.initial-backoff", kDuration, "1s",
-       "exponential-delay: wait before the first restart.", kJm},
-      {"restart-strategy.exponential-delay.max-backoff", kDuration, "1min",
-       "exponential-delay: the longest wait.", kJm},
-      {"restart-strategy.exponential-delay.backoff-multiplier", kDouble, "1.5",
-       "exponential-delay: each wait is the previous one times this.", kJm, 1, 1000},
-      {"restart-strategy.exponential-delay.reset-backoff-threshold", kDuration, "1h",
-       "exponential-delay: a job that runs this long without failing starts over at the "
-       "initial backoff.", kJm},
-      {"restart-strategy.exponential-delay.jitter-factor", kDouble, "0.1",
-       "exponential-delay: each wait varies randomly by up to this fraction, so that many jobs "
-       "do not restart in lock step.", kJm, 0, 1},
-      {"restart-strategy.exponential-delay.attempts-before-reset-backoff", kInt, "2147483647",
-       "exponential-delay: restarts without a reset before the job fails.", kJm, 0, kIntMax},
-      {"restart-strategy.failure-rate.max-failures-per-interval", kInt, "1",
-       "failure-rate: restarts allowed within one interval; one more fails the job.", kJm, 1,
-       kIntMax},
-      {"restart-strategy.failure-rate.failure-rate-interval", kDuration, "1min",
-       "failure-rate: the interval failures are counted in.", kJm},
-      {"restart-strategy.failure-rate.delay", kDuration, "1s",
-       "failure-rate: wait before each restart.", kJm},
-      {"blob.storage.directory", kString, "",
-       "Directory of the blob store (uploaded job libraries on the job manager, fetched ones "
-       "on a task manager). Empty: a fresh directory under the system's temporary directory.",
-       kAll},
-      {"blob.max-size", kSize, "256mb", "The largest job library accepted.", kAll},
-      {"scheduler.slot-wait-timeout", kDuration, "5min",
-       "How long a job waits for enough free slots before it fails.", kJm},
-      {"taskmanager.jobmanager", kHostPort, "",
-       "host:port of the job manager's control endpoint (its rpc.address and rpc.port).", kTm},
-      {"taskmanager.slots", kInt, "1", "Slots this task manager offers; a slot runs one "
-       "subtask of every vertex of a job.", kTm, 1, 1024},
-      {"taskmanager.data.port", kInt, "0",
-       "Port of the task manager's data endpoint; 0: any free port.", kTm, 0, kPortMax},
-      {"taskmanager.host", kString, "127.0.0.1",
-       "Address the task manager binds to and announces to the job manager and its peers.",
-       kTm},
-      {"taskmanager.working-dir", kString, "",
-       "Directory for the task manager's files (state, spilled data). Empty: a fresh directory "
-       "under the system's temporary directory.", kTm},
-      {"taskmanager.metrics.port", kInt, "0",
-       "Port of the task manager's Prometheus endpoint; 0: none.", kTm, 0, kPortMax},
-      {"network.buffer-size", kSize, "32kb",
-       "Size of the buffers records are batched into between task managers.", kTm},
-      {"network.buffer-timeout", kDuration, "100ms",
-       "The longest a partly filled buffer waits before it is sent (bounds latency); 0: send "
-       "after every record.", kTm},
-      {"log.level", kString, "info", "Least severe log messages written.", kAll, 0, 0,
-       {"trace", "debug", "info", "warn", "error", "off"}},
-  };
-}
-
 }  // namespace
 
 // --- parsers ---------------------------------------------------------------------------
@@ -244,13 +161,28 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto parsed = SplitNumberAndUnit(text);
   if (!parsed) return std::nullopt;
   const auto& [number, unit] = *parsed;
-  static const std::map<std::string, uint64_t, std::less<>> kUnits = {
-      {"", 1},           {"ms", 1},         {"milli", 1},        {"millis", 1},
-      {"millisecond", 1}, {"milliseconds", 1}, {"s", 1000},      {"sec", 1000},
-      {"secs", 1000},     {"second", 1000},  {"seconds", 1000},  {"min", 60'000},
-      {"mins", 60'000},   {"m", 60'000},     {"minute", 60'000}, {"minutes", 60'000},
-      {"h", 3'600'000},   {"hour", 3'600'000}, {"hours", 3'600'000}, {"d", 86'400'000},
-      {"day", 86'400'000}, {"days", 86'400'000}};
+  static const std::map<std::string, uint64_t, std::less<>> kUnits = {{"", 1},
+                                                                      {"ms", 1},
+                                                                      {"milli", 1},
+                                                                      {"millis", 1},
+                                                                      {"millisecond", 1},
+                                                                      {"milliseconds", 1},
+                                                                      {"s", 1000},
+                                                                      {"sec", 1000},
+                                                                      {"secs", 1000},
+                                                                      {"second", 1000},
+                                                                      {"seconds", 1000},
+                                                                      {"min", 60'000},
+                                                                      {"mins", 60'000},
+                                                                      {"m", 60'000},
+                                                                      {"minute", 60'000},
+                                                                      {"minutes", 60'000},
+                                                                      {"h", 3'600'000},
+                                                                      {"hour", 3'600'000},
+                                                                      {"hours", 3'600'000},
+                                                                      {"d", 86'400'000},
+                                                                      {"day", 86'400'000},
+                                                                      {"days", 86'400'000}};
   auto it = kUnits.find(unit);
   if (it == kUnits.end()) return std::nullopt;
   auto millis = Multiply(number, it->second);
@@ -264,11 +196,20 @@ std::optional<uint64_t> ParseSize(std::string_view text) {
   const auto& [number, unit] = *parsed;
   constexpr uint64_t kKib = 1024;
   static const std::map<std::string, uint64_t, std::less<>> kUnits = {
-      {"", 1},           {"b", 1},          {"bytes", 1},
-      {"k", kKib},       {"kb", kKib},      {"kib", kKib},
-      {"m", kKib * kKib}, {"mb", kKib * kKib}, {"mib", kKib * kKib},
-      {"g", kKib * kKib * kKib}, {"gb", kKib * kKib * kKib}, {"gib", kKib * kKib * kKib},
-      {"t", kKib * kKib * kKib * kKib}, {"tb", kKib * kKib * kKib * kKib},
+      {"", 1},
+      {"b", 1},
+      {"bytes", 1},
+      {"k", kKib},
+      {"kb", kKib},
+      {"kib", kKib},
+      {"m", kKib * kKib},
+      {"mb", kKib * kKib},
+      {"mib", kKib * kKib},
+      {"g", kKib * kKib * kKib},
+      {"gb", kKib * kKib * kKib},
+      {"gib", kKib * kKib * kKib},
+      {"t", kKib * kKib * kKib * kKib},
+      {"tb", kKib * kKib * kKib * kKib},
       {"tib", kKib * kKib * kKib * kKib}};
   auto it = kUnits.find(unit);
   if (it == kUnits.end()) return std::nullopt;
@@ -301,10 +242,9 @@ std::optional<HostPort> ParseHostPort(std::string_view text) {
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  const bool host_ok =
-      !host.empty() && std::none_of(host.begin(), host.end(), [](char c) {
-        return std::isspace(static_cast<unsigned char>(c)) || c == '/' || c == '[' || c == ']';
-      });
+  const bool host_ok = !host.empty() && std::none_of(host.begin(), host.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) || c == '/' || c == '[' || c == ']';
+  });
   auto number = ParseInt(port);
   if (!host_ok || port.empty() || !std::isdigit(static_cast<unsigned char>(port.front())) ||
       !number || *number < 1 || *number > 65535) {
@@ -394,11 +334,6 @@ std::string ConfigSchema::HelpText(ConfigScope scope) const {
   return text;
 }
 
-const ConfigSchema& BrookConfigSchema() {
-  static const ConfigSchema schema(BrookOptions());
-  return schema;
-}
-
 // --- config ----------------------------------------------------------------------------
 
 Config::Config(const ConfigSchema& schema) : schema_(&schema) {
@@ -420,9 +355,9 @@ ServerError Config::UnknownKey(std::string_view key, const ConfigOrigin& origin)
 Result<void> Config::CheckValue(const ConfigOption& option, std::string_view text,
                                 const ConfigOrigin& origin) const {
   auto invalid = [&](const std::string& expected) -> Result<void> {
-    return MakeError(ServerErrc::kInvalidConfig,
-                     "invalid value '" + std::string(text) + "' for " + std::string(option.key) +
-                         " (from " + origin.Describe() + "): expected " + expected);
+    return MakeError(ServerErrc::kInvalidConfig, "invalid value '" + std::string(text) + "' for " +
+                                                     std::string(option.key) + " (from " +
+                                                     origin.Describe() + "): expected " + expected);
   };
   switch (option.type) {
     case ConfigType::kString:
@@ -483,8 +418,8 @@ Result<void> Config::MergeYamlText(std::string_view yaml, const std::string& ori
   }
   if (root.IsNull()) return Ok();  // an empty file
   if (!root.IsMap()) {
-    return MakeError(ServerErrc::kInvalidConfig, "configuration file " + origin_name +
-                                                     " must be a map of keys to values");
+    return MakeError(ServerErrc::kInvalidConfig,
+                     "configuration file " + origin_name + " must be a map of keys to values");
   }
   std::map<std::string, FlatEntry> entries;
   if (auto flattened = Flatten(root, "", "file " + origin_name, entries); !flattened) {
@@ -558,11 +493,10 @@ Result<const Config::Value*> Config::Require(std::string_view key, ConfigType ty
   BROOK_CHECK(option->type == type, "configuration key read as another type than declared");
   const Value* value = Find(key);
   if (!value) {
-    return MakeError(ServerErrc::kInvalidConfig,
-                     "configuration key " + std::string(key) +
-                         " has no value: set it in the file, as " +
-                         EnvironmentVariableName(key) + " or with --set " + std::string(key) +
-                         "=...");
+    return MakeError(ServerErrc::kInvalidConfig, "configuration key " + std::string(key) +
+                                                     " has no value: set it in the file, as " +
+                                                     EnvironmentVariableName(key) +
+                                                     " or with --set " + std::string(key) + "=...");
   }
   return value;
 }

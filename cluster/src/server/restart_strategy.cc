@@ -47,16 +47,15 @@ class ExponentialDelayRestartStrategy final : public RestartStrategy {
     if (gave_up_) return std::nullopt;
     // The job has run since last_failure_ + last_delay_ (its restart).
     const bool ran_long_enough =
-        !last_failure_ ||
-        now - (*last_failure_ + last_delay_) >= settings_.reset_backoff_threshold;
+        !last_failure_ || now - (*last_failure_ + last_delay_) >= settings_.reset_backoff_threshold;
     if (ran_long_enough) {
       backoff_ = settings_.initial_backoff;
       restarts_since_reset_ = 0;
     } else {
-      backoff_ = std::min(Millis(int64_t(std::min<double>(
-                              double(backoff_.count()) * settings_.backoff_multiplier,
-                              double(settings_.max_backoff.count())))),
-                          settings_.max_backoff);
+      backoff_ = std::min(
+          Millis(int64_t(std::min<double>(double(backoff_.count()) * settings_.backoff_multiplier,
+                                          double(settings_.max_backoff.count())))),
+          settings_.max_backoff);
     }
     last_failure_ = now;
     if (restarts_since_reset_ >= settings_.attempts_before_reset_backoff) {

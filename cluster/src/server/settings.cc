@@ -16,9 +16,7 @@ class SettingsReader {
     Take(config_.GetDuration(key), field);
   }
   void Size(std::string_view key, uint64_t& field) { Take(config_.GetSize(key), field); }
-  void HostAndPort(std::string_view key, HostPort& field) {
-    Take(config_.GetHostPort(key), field);
-  }
+  void HostAndPort(std::string_view key, HostPort& field) { Take(config_.GetHostPort(key), field); }
   // The schema bounds every int read here to the field's range.
   template <typename Int>
   void Integer(std::string_view key, Int& field) {
@@ -94,6 +92,7 @@ Result<TaskManagerSettings> TaskManagerSettings::FromConfig(const Config& config
   TaskManagerSettings settings;
   SettingsReader read(config);
   read.HostAndPort("taskmanager.jobmanager", settings.job_manager);
+  read.String("taskmanager.id", settings.id);
   read.Integer("taskmanager.slots", settings.slots);
   read.String("taskmanager.host", settings.host);
   read.Integer("taskmanager.data.port", settings.data_port);

@@ -12,9 +12,9 @@ int SlotPool::SlotsNeeded(std::span<const int> vertex_parallelisms) {
 
 Result<void> SlotPool::AddTaskManager(const std::string& task_manager_id, int slots) {
   if (slots < 1) {
-    return MakeError(ServerErrc::kInvalidArgument,
-                     "task manager " + task_manager_id + " offers " + std::to_string(slots) +
-                         " slots; it must offer at least 1");
+    return MakeError(ServerErrc::kInvalidArgument, "task manager " + task_manager_id + " offers " +
+                                                       std::to_string(slots) +
+                                                       " slots; it must offer at least 1");
   }
   if (task_managers_.contains(task_manager_id)) {
     return MakeError(ServerErrc::kAlreadyExists,
@@ -36,11 +36,11 @@ std::vector<std::string> SlotPool::RemoveTaskManager(const std::string& task_man
     if (!job_id.empty()) affected_jobs.push_back(job_id);
   }
   std::sort(affected_jobs.begin(), affected_jobs.end());
-  affected_jobs.erase(std::unique(affected_jobs.begin(), affected_jobs.end()),
-                      affected_jobs.end());
+  affected_jobs.erase(std::unique(affected_jobs.begin(), affected_jobs.end()), affected_jobs.end());
   for (const std::string& job_id : affected_jobs) {
     std::vector<SlotId>& slots = jobs_[job_id];
-    std::erase_if(slots, [&](const SlotId& slot) { return slot.task_manager_id == task_manager_id; });
+    std::erase_if(slots,
+                  [&](const SlotId& slot) { return slot.task_manager_id == task_manager_id; });
     if (slots.empty()) jobs_.erase(job_id);
   }
   total_slots_ -= int(it->second.holder.size());
@@ -54,14 +54,14 @@ Result<std::vector<SlotId>> SlotPool::Allocate(const std::string& job_id, int sl
     return MakeError(ServerErrc::kInvalidArgument, "a job id must not be empty");
   }
   if (slots_needed < 1) {
-    return MakeError(ServerErrc::kInvalidArgument,
-                     "job " + job_id + " asks for " + std::to_string(slots_needed) +
-                         " slots; it must ask for at least 1");
+    return MakeError(ServerErrc::kInvalidArgument, "job " + job_id + " asks for " +
+                                                       std::to_string(slots_needed) +
+                                                       " slots; it must ask for at least 1");
   }
   if (auto held = jobs_.find(job_id); held != jobs_.end()) {
-    return MakeError(ServerErrc::kAlreadyExists,
-                     "job " + job_id + " already holds " + std::to_string(held->second.size()) +
-                         " slots");
+    return MakeError(
+        ServerErrc::kAlreadyExists,
+        "job " + job_id + " already holds " + std::to_string(held->second.size()) + " slots");
   }
   if (slots_needed > free_slots_) {
     return MakeError(ServerErrc::kResourceExhausted,

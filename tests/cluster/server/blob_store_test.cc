@@ -1,5 +1,6 @@
 #include "brook/cluster/server/blob_store.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,8 +9,6 @@
 #include <set>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace brook::server {
 namespace {
@@ -20,9 +19,9 @@ class BlobStoreTest : public testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    directory_ = fs::temp_directory_path() /
-                 ("brook_blob_store_test_" + std::to_string(::getpid()) + "_" +
-                  std::to_string(counter++));
+    directory_ =
+        fs::temp_directory_path() /
+        ("brook_blob_store_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::remove_all(directory_);
   }
   void TearDown() override { fs::remove_all(directory_); }
@@ -111,8 +110,8 @@ TEST_F(BlobStoreTest, ParseAcceptsOnlySixtyFourLowerCaseHexDigits) {
 TEST_F(BlobStoreTest, HostileNamesStayInsideTheBlobDirectory) {
   auto store = OpenStore();
   const std::pair<std::string, std::string> cases[] = {
-      {"../../evil.so", "evil.so"},   {"..", "blob.."},        {"", "blob"},
-      {".hidden", "blob.hidden"},     {"a b$c.so", "a_b_c.so"}, {"dir\\win.so", "win.so"}};
+      {"../../evil.so", "evil.so"}, {"..", "blob.."},         {"", "blob"},
+      {".hidden", "blob.hidden"},   {"a b$c.so", "a_b_c.so"}, {"dir\\win.so", "win.so"}};
   int i = 0;
   for (const auto& [name, stored] : cases) {
     BlobKey key = store->Put("content " + std::to_string(i++), name).value();
@@ -162,8 +161,8 @@ TEST_F(BlobStoreTest, RemoveDeletesTheBlobAndUnknownKeysAreNotFound) {
   ASSERT_TRUE(store->Remove(key));
   EXPECT_FALSE(store->Contains(key));
   EXPECT_FALSE(fs::exists(directory_ / key.hex()));
-  for (auto error : {store->Remove(key).error(), store->Read(key).error(),
-                     store->Path(key).error(), store->Info(key).error()}) {
+  for (auto error : {store->Remove(key).error(), store->Read(key).error(), store->Path(key).error(),
+                     store->Info(key).error()}) {
     EXPECT_EQ(error.code, ServerErrc::kNotFound);
     EXPECT_NE(error.message.find(key.hex()), std::string::npos);
   }
@@ -186,9 +185,9 @@ TEST_F(BlobStoreTest, ConcurrentPutsOfSameAndDifferentBytes) {
                                              : "own " + std::to_string(t) + " " + std::to_string(i);
         auto key = store->Put(bytes, "lib.so");
         if (!key || store->Read(key.value()).value() !=
-                        std::vector<std::byte>(reinterpret_cast<const std::byte*>(bytes.data()),
-                                               reinterpret_cast<const std::byte*>(bytes.data()) +
-                                                   bytes.size())) {
+                        std::vector<std::byte>(
+                            reinterpret_cast<const std::byte*>(bytes.data()),
+                            reinterpret_cast<const std::byte*>(bytes.data()) + bytes.size())) {
           ++failures;
         }
       }

@@ -1,12 +1,11 @@
 #include "brook/cluster/server/config.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
-
-#include <gtest/gtest.h>
 
 namespace brook::server {
 namespace {
@@ -50,8 +49,8 @@ TEST(Config, FlagBeatsEnvironmentBeatsFileBeatsDefault) {
   Config config;
   // Merged in the "wrong" order on purpose: precedence does not depend on it.
   ASSERT_TRUE(config.MergeSetFlag("rest.port=1003"));
-  ASSERT_TRUE(config.MergeEnvironment(FakeEnvironment(
-      {{"BROOK_REST_PORT", "1002"}, {"BROOK_RPC_PORT", "2002"}})));
+  ASSERT_TRUE(config.MergeEnvironment(
+      FakeEnvironment({{"BROOK_REST_PORT", "1002"}, {"BROOK_RPC_PORT", "2002"}})));
   ASSERT_TRUE(config.MergeYamlText("rest.port: 1001\nrpc.port: 2001\ntaskmanager.slots: 3\n",
                                    "brook.yaml"));
   EXPECT_EQ(config.GetInt("rest.port").value(), 1003);
@@ -156,7 +155,8 @@ TEST(Config, BadValuesNameKeyValueAndOrigin) {
   ASSERT_FALSE(host_port);
   EXPECT_TRUE(Contains(host_port.error().message, "expected host:port"));
 
-  auto multiplier = config.MergeSetFlag("restart-strategy.exponential-delay.backoff-multiplier=0.5");
+  auto multiplier =
+      config.MergeSetFlag("restart-strategy.exponential-delay.backoff-multiplier=0.5");
   ASSERT_FALSE(multiplier);
   EXPECT_TRUE(Contains(multiplier.error().message, "expected a number from 1 to 1000"));
 
@@ -246,7 +246,8 @@ TEST(ConfigParsing, Durations) {
   EXPECT_EQ(ParseDuration("250"), milliseconds(250));
   EXPECT_EQ(ParseDuration("0"), milliseconds(0));
   EXPECT_EQ(ParseDuration("10S"), milliseconds(10'000));
-  for (std::string_view bad : {"", "s", "-1s", "1.5s", "10 fortnights", "1s2", "99999999999999999999d"}) {
+  for (std::string_view bad :
+       {"", "s", "-1s", "1.5s", "10 fortnights", "1s2", "99999999999999999999d"}) {
     EXPECT_FALSE(ParseDuration(bad)) << bad;
   }
   EXPECT_EQ(FormatDuration(milliseconds(120'000)), "2min");

@@ -12,7 +12,9 @@ using Kind = RestartStrategySettings::Kind;
 using Delays = std::vector<std::optional<milliseconds>>;
 
 // Fake time: a fixed origin plus milliseconds.
-RestartStrategy::TimePoint At(int64_t ms) { return RestartStrategy::TimePoint{} + milliseconds(ms); }
+RestartStrategy::TimePoint At(int64_t ms) {
+  return RestartStrategy::TimePoint{} + milliseconds(ms);
+}
 
 // Failures at the given times; the answers.
 Delays Fail(RestartStrategy& strategy, std::initializer_list<int64_t> times) {

@@ -69,10 +69,20 @@ TEST(TaskManagerSettings, NeedsTheJobManagerAddress) {
   const TaskManagerSettings& tm = settings.value();
   EXPECT_EQ(tm.job_manager.ToString(), "127.0.0.1:6123");
   EXPECT_EQ(tm.slots, 4);
+  EXPECT_EQ(tm.id, "");
   EXPECT_EQ(tm.host, "127.0.0.1");
   EXPECT_EQ(tm.data_port, 0);
   EXPECT_EQ(tm.network_buffer_bytes, 32u * 1024);
   EXPECT_EQ(tm.network_buffer_timeout, milliseconds(5));
+}
+
+TEST(TaskManagerSettings, IdCanBeSet) {
+  Config config;
+  ASSERT_TRUE(config.MergeSetFlag("taskmanager.jobmanager=127.0.0.1:6123"));
+  ASSERT_TRUE(config.MergeFlag("taskmanager.id", "tm-7", "--id"));
+  auto settings = TaskManagerSettings::FromConfig(config);
+  ASSERT_TRUE(settings) << settings.error().message;
+  EXPECT_EQ(settings.value().id, "tm-7");
 }
 
 TEST(TaskManagerSettings, BufferSizeOutOfRangeIsAnError) {

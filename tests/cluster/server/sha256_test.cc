@@ -1,8 +1,8 @@
 #include "brook/cluster/server/sha256.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace brook::server {
 namespace {

@@ -1,8 +1,8 @@
 #include "brook/cluster/server/slot_pool.h"
 
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 
 namespace brook::server {
 namespace {
@@ -25,7 +25,8 @@ TEST(SlotPool, SpreadsSlotsEvenlyAcrossTaskManagers) {
   ASSERT_TRUE(pool.AddTaskManager("tm-b", 4));
   auto slots = pool.Allocate("job-1", 4);
   ASSERT_TRUE(slots) << slots.error().message;
-  EXPECT_EQ(slots.value(), (std::vector<SlotId>{{"tm-a", 0}, {"tm-b", 0}, {"tm-a", 1}, {"tm-b", 1}}));
+  EXPECT_EQ(slots.value(),
+            (std::vector<SlotId>{{"tm-a", 0}, {"tm-b", 0}, {"tm-a", 1}, {"tm-b", 1}}));
   EXPECT_EQ(pool.free_slots(), 4);
   EXPECT_EQ(pool.total_slots(), 8);
 }
@@ -73,8 +74,7 @@ TEST(SlotPool, ReleaseFreesTheJobsSlots) {
   EXPECT_EQ(pool.free_slots(), 2);
   EXPECT_EQ(pool.SlotsOf("job-2"), (std::vector<SlotId>{{"tm-a", 2}}));
   // The freed slots are reused, lowest index first.
-  EXPECT_EQ(pool.Allocate("job-3", 2).value(),
-            (std::vector<SlotId>{{"tm-a", 0}, {"tm-a", 1}}));
+  EXPECT_EQ(pool.Allocate("job-3", 2).value(), (std::vector<SlotId>{{"tm-a", 0}, {"tm-a", 1}}));
 }
 
 TEST(SlotPool, RemovingATaskManagerNamesTheJobsThatLostSlots) {
@@ -85,21 +85,18 @@ TEST(SlotPool, RemovingATaskManagerNamesTheJobsThatLostSlots) {
   EXPECT_EQ(pool.Allocate("spread", 3).value(),  // one slot on each
             (std::vector<SlotId>{{"tm-b", 0}, {"tm-c", 0}, {"tm-a", 0}}));
   ASSERT_TRUE(pool.Allocate("on-b-and-c", 2));  // a is full
-  EXPECT_EQ(pool.SlotsOf("on-b-and-c"),
-            (std::vector<SlotId>{{"tm-b", 1}, {"tm-c", 1}}));
+  EXPECT_EQ(pool.SlotsOf("on-b-and-c"), (std::vector<SlotId>{{"tm-b", 1}, {"tm-c", 1}}));
   EXPECT_EQ(pool.RemoveTaskManager("tm-a"), (std::vector<std::string>{"spread"}));
   EXPECT_EQ(pool.total_slots(), 4);
   EXPECT_EQ(pool.free_slots(), 0);
   EXPECT_EQ(pool.SlotsOf("spread"), (std::vector<SlotId>{{"tm-b", 0}, {"tm-c", 0}}));
-  EXPECT_EQ(pool.RemoveTaskManager("tm-b"),
-            (std::vector<std::string>{"on-b-and-c", "spread"}));
+  EXPECT_EQ(pool.RemoveTaskManager("tm-b"), (std::vector<std::string>{"on-b-and-c", "spread"}));
   EXPECT_TRUE(pool.RemoveTaskManager("tm-b").empty());
   // The jobs release what they still hold, then restart on what is left.
   EXPECT_EQ(pool.Release("spread"), 1);
   EXPECT_EQ(pool.Release("on-b-and-c"), 1);
   EXPECT_EQ(pool.free_slots(), 2);
-  EXPECT_EQ(pool.Allocate("spread", 2).value(),
-            (std::vector<SlotId>{{"tm-c", 0}, {"tm-c", 1}}));
+  EXPECT_EQ(pool.Allocate("spread", 2).value(), (std::vector<SlotId>{{"tm-c", 0}, {"tm-c", 1}}));
 }
 
 TEST(SlotPool, ATaskManagerCanRejoinUnderItsIdAfterRemoval) {

@@ -77,7 +77,7 @@ std::string EnvironmentVariableName(std::string_view key);
 struct ConfigOrigin {
   enum class Layer { kDefault, kFile, kEnvironment, kFlag };  // in order of precedence
   Layer layer = Layer::kDefault;
-  std::string where;  // file path, variable name, or flag as typed
+  std::string where;             // file path, variable name, or flag as typed
   std::string Describe() const;  // "file /etc/brook.yaml", "environment variable BROOK_X", ...
 };
 

@@ -12,36 +12,41 @@
 // Threading: a plain value type.
 #pragma once
 
+#include <boost/outcome/basic_result.hpp>
+#include <boost/outcome/policy/base.hpp>
+#include <boost/outcome/success_failure.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
-
-#include <boost/outcome/basic_result.hpp>
-#include <boost/outcome/policy/base.hpp>
-#include <boost/outcome/success_failure.hpp>
 
 namespace brook::server {
 
 // What kind of failure, for callers that react differently (a REST handler maps kNotFound to
 // 404 and kInvalidArgument to 400, say).
 enum class ServerErrc {
-  kInvalidConfig,    // a configuration key or value is wrong
-  kInvalidArgument,  // a malformed request: bad blob key, non-positive slot count
-  kNotFound,         // no such blob, task manager or job
-  kAlreadyExists,    // a task manager id registered twice, a job allocated twice
+  kInvalidConfig,      // a configuration key or value is wrong
+  kInvalidArgument,    // a malformed request: bad blob key, non-positive slot count
+  kNotFound,           // no such blob, task manager or job
+  kAlreadyExists,      // a task manager id registered twice, a job allocated twice
   kResourceExhausted,  // not enough free slots; a blob over the size limit
-  kIo,               // the file system refused
+  kIo,                 // the file system refused
 };
 
 inline const char* ServerErrcName(ServerErrc code) {
   switch (code) {
-    case ServerErrc::kInvalidConfig: return "invalid config";
-    case ServerErrc::kInvalidArgument: return "invalid argument";
-    case ServerErrc::kNotFound: return "not found";
-    case ServerErrc::kAlreadyExists: return "already exists";
-    case ServerErrc::kResourceExhausted: return "resource exhausted";
-    case ServerErrc::kIo: return "i/o error";
+    case ServerErrc::kInvalidConfig:
+      return "invalid config";
+    case ServerErrc::kInvalidArgument:
+      return "invalid argument";
+    case ServerErrc::kNotFound:
+      return "not found";
+    case ServerErrc::kAlreadyExists:
+      return "already exists";
+    case ServerErrc::kResourceExhausted:
+      return "resource exhausted";
+    case ServerErrc::kIo:
+      return "i/o error";
   }
   return "unknown";
 }

@@ -32,7 +32,7 @@ struct JobManagerSettings {
   std::string rest_address;
   uint16_t rest_port = 0;  // 0: any free port
   std::string rpc_address;
-  uint16_t rpc_port = 0;  // 0: any free port
+  uint16_t rpc_port = 0;      // 0: any free port
   std::string cluster_token;  // empty: none (loopback only)
   HeartbeatSettings heartbeat;
   RestartStrategySettings restart_strategy;
@@ -46,11 +46,12 @@ struct JobManagerSettings {
 
 struct TaskManagerSettings {
   HostPort job_manager;
+  std::string id;  // empty: the process makes one up
   int slots = 1;
-  std::string host;  // binds and announces
-  uint16_t data_port = 0;     // 0: any free port
-  uint16_t metrics_port = 0;  // 0: no metrics endpoint
-  std::string working_dir;    // empty: the process makes a fresh temporary directory
+  std::string host;            // binds and announces
+  uint16_t data_port = 0;      // 0: any free port
+  uint16_t metrics_port = 0;   // 0: no metrics endpoint
+  std::string working_dir;     // empty: the process makes a fresh temporary directory
   std::string blob_directory;  // empty: a directory inside the working directory
   uint64_t blob_max_bytes = 0;
   std::string cluster_token;

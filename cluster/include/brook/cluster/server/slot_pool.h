@@ -53,8 +53,8 @@ class SlotPool {
 
   // Takes `slots_needed` free slots for the job, spread evenly (see above); slot i runs
   // subtask i. All or nothing: kResourceExhausted (saying how many are free) if there are too
-  // few, kInvalidArgument for slots_needed < 1 or an empty job id, kAlreadyExists if the job holds slots already
-  // (Release them first: a restart allocates afresh).
+  // few, kInvalidArgument for slots_needed < 1 or an empty job id, kAlreadyExists if the job holds
+  // slots already (Release them first: a restart allocates afresh).
   Result<std::vector<SlotId>> Allocate(const std::string& job_id, int slots_needed);
   // Frees every slot the job holds; returns how many. Unknown jobs: 0.
   int Release(const std::string& job_id);
