@@ -3,9 +3,10 @@
 // fd 3 and writes answers and events to its fd 4, each a JSON message ended by a NUL byte),
 // so no debugging port is opened and no WebSocket client or npm package is needed.
 //
-// Life cycle: Browser.launch() starts one Chromium with a fresh profile directory;
-// newPage() opens a tab; close() asks Chromium to quit, kills it (by its own pid) if it does
-// not, and removes the profile. Single-threaded like all Node code; one Browser per test.
+// Life cycle: Browser.launch() (or start() then ready()) starts one Chromium with a fresh
+// profile directory; newPage() opens a tab; close() asks Chromium to quit, kills it (by its
+// own pid) if it does not, and removes the profile; kill() does it at once. Single-threaded
+// like all Node code; one Browser per test.
 
 import {spawn} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
@@ -16,7 +17,9 @@ const kCommandTimeoutMs = 15_000;
 const kStderrKeptBytes = 8192;
 
 export class Browser {
-  static async launch({executable = 'chromium', width = 1440, height = 1000} = {}) {
+  // Spawns Chromium; call ready() before anything else. Separate from ready() so a caller
+  // holds the Browser (and can kill() it) while Chromium is still starting.
+  static start({executable = 'chromium', width = 1440, height = 1000} = {}) {
     const profile = mkdtempSync(join(tmpdir(), 'brook-chromium-'));
     const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                   '--disable-dev-shm-usage', '--disable-extensions', '--no-first-run',
@@ -25,16 +28,27 @@ export class Browser {
                   '--remote-debugging-pipe', 'about:blank'];
     const child = spawn(executable, args, {stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe']});
     const browser = new Browser(child, profile);
+    browser.spawned = new Promise((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (error) => reject(new Error(`cannot start ${executable}: ${error.message}`)));
+    });
+    return browser;
+  }
+
+  // Resolves once Chromium answers on the pipe; on failure Chromium is killed.
+  async ready() {
     try {
-      await new Promise((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', (error) => reject(new Error(`cannot start ${executable}: ${error.message}`)));
-      });
-      await browser.send('Browser.getVersion');  // the pipe answers: Chromium is up
+      await this.spawned;
+      await this.send('Browser.getVersion');
     } catch (error) {
-      browser.kill();
+      this.kill();
       throw error;
     }
+  }
+
+  static async launch(options = {}) {
+    const browser = Browser.start(options);
+    await browser.ready();
     return browser;
   }
 
@@ -114,11 +128,12 @@ export class Browser {
   // For when there is no time to ask nicely (the test's deadline): synchronous.
   kill() {
     if (!this.exited && this.child.pid !== undefined) this.child.kill('SIGKILL');
+    this.exited = true;
     rmSync(this.profile, {recursive: true, force: true});
   }
 
   async close() {
-    if (!this.exited) {
+    if (!this.exited && this.child.pid !== undefined) {
       const exited = new Promise((resolve) => this.child.once('exit', resolve));
       this.send('Browser.close').catch(() => {});
       const timer = setTimeout(() => { if (!this.exited) this.child.kill('SIGKILL'); }, 3000);

@@ -92,7 +92,8 @@ async function run(artifacts) {
   if (vertices.length === 0) throw new Error(`job ${jobId} has no vertices in /jobs/${jobId}`);
 
   step = 'starting Chromium';
-  browser = await Browser.launch({executable: options.chromium});
+  browser = Browser.start({executable: options.chromium});
+  await browser.ready();
   page = await browser.newPage();
 
   step = 'loading the job page';
@@ -164,6 +165,14 @@ async function main() {
     browser?.kill();
     process.exit(1);
   }, timeoutMs);
+  // Stopped from outside (ctest's timeout, Ctrl-C): Chromium must not outlive the test.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      finish(false, `stopped by ${signal} while ${step}`);
+      browser?.kill();
+      process.exit(1);
+    });
+  }
   try {
     finish(true, await run(artifacts));
   } catch (error) {
