@@ -3,10 +3,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <map>
 #include <thread>
-#include <tuple>
 
+#include "brook/cluster/channel_directory.h"
 #include "brook/cluster/task_deployment.h"
 
 namespace brook {
@@ -24,7 +23,7 @@ const char* JobStatusName(JobStatus status) {
 
 namespace {
 
-class LocalJob final : public RunningJob, private ChannelDirectory {
+class LocalJob final : public RunningJob {
  public:
   LocalJob(JobGraph graph, const MiniClusterOptions& options, MetricRegistry* metrics)
       : graph_(std::move(graph)), options_(options), metrics_(metrics), job_id_(NewJobId(graph_)) {}
@@ -32,6 +31,7 @@ class LocalJob final : public RunningJob, private ChannelDirectory {
   ~LocalJob() override {
     Cancel();
     Wait();
+    channels_.reset();  // after the threads, before the tasks (see NetworkChannelDirectory)
   }
 
   void Start() {
@@ -41,10 +41,16 @@ class LocalJob final : public RunningJob, private ChannelDirectory {
     deployment.metrics = metrics_;
     deployment.job_id = job_id_;
     try {
-      CreateChannels();
-      for (const auto& vertex : graph_.vertices())
-        for (int i = 0; i < vertex.parallelism; ++i)
-          tasks_.push_back(DeploySubtask(graph_, vertex, i, *this, deployment));
+      // Every subtask runs here: only local channels, no network.
+      ChannelDirectoryOptions channel_options;
+      channel_options.channel_capacity = options_.channel_capacity;
+      channel_options.batch_size = options_.batch_size;
+      channels_ = std::make_unique<NetworkChannelDirectory>(
+          graph_, [](VertexId, int) { return SubtaskLocation::Local(); }, nullptr,
+          channel_options);
+      for (auto [vertex, subtask] : channels_->local_subtasks())
+        tasks_.push_back(
+            DeploySubtask(graph_, graph_.vertex(vertex), subtask, *channels_, deployment));
     } catch (const std::exception& e) {
       // A factory that throws (a bad user function, say) fails the job before it runs.
       std::lock_guard lock(mutex_);
@@ -146,44 +152,6 @@ class LocalJob final : public RunningJob, private ChannelDirectory {
       if (t.joinable()) t.join();
   }
 
-  // One channel per (network edge, producer subtask, consumer subtask); FORWARD edges only
-  // connect equal subtask indices.
-  void CreateChannels() {
-    const auto& edges = graph_.edges();
-    for (size_t e = 0; e < edges.size(); ++e) {
-      const JobEdge& edge = edges[e];
-      if (edge.chained) continue;
-      int producers = graph_.vertex(edge.source_vertex).parallelism;
-      int consumers = graph_.vertex(edge.target_vertex).parallelism;
-      bool forward = edge.partitioner->kind() == PartitionerFactory::Kind::kForward;
-      for (int p = 0; p < producers; ++p)
-        for (int c = 0; c < consumers; ++c)
-          if (!forward || p == c)
-            channels_[{e, p, c}] =
-                edge.type->MakeLocalChannel(options_.channel_capacity, options_.batch_size);
-    }
-  }
-
-  size_t EdgeIndex(const JobEdge& edge) const { return size_t(&edge - graph_.edges().data()); }
-
-  std::vector<ChannelBase*> OutputChannels(const JobEdge& edge, int producer) override {
-    std::vector<ChannelBase*> result;
-    const size_t e = EdgeIndex(edge);
-    for (int c = 0; c < graph_.vertex(edge.target_vertex).parallelism; ++c)
-      if (auto it = channels_.find({e, producer, c}); it != channels_.end())
-        result.push_back(it->second.get());
-    return result;
-  }
-
-  std::vector<ChannelBase*> InputChannels(const JobEdge& edge, int consumer) override {
-    std::vector<ChannelBase*> result;
-    const size_t e = EdgeIndex(edge);
-    for (int p = 0; p < graph_.vertex(edge.source_vertex).parallelism; ++p)
-      if (auto it = channels_.find({e, p, consumer}); it != channels_.end())
-        result.push_back(it->second.get());
-    return result;
-  }
-
   static std::string NewJobId(const JobGraph& graph) {
     static std::atomic<uint64_t> next_job{0};
     return graph.name() + "-" + std::to_string(::getpid()) + "-" +
@@ -194,7 +162,7 @@ class LocalJob final : public RunningJob, private ChannelDirectory {
   const MiniClusterOptions options_;
   MetricRegistry* metrics_;
   const std::string job_id_;
-  std::map<std::tuple<size_t, int, int>, std::unique_ptr<ChannelBase>> channels_;
+  std::unique_ptr<NetworkChannelDirectory> channels_;
   std::vector<std::unique_ptr<StreamTask>> tasks_;
   std::vector<std::thread> threads_;
   std::mutex join_mutex_;

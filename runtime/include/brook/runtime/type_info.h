@@ -1,15 +1,22 @@
 // The runtime face of a record type. The job graph is built from typed user code, but tasks
 // are wired by code that does not know the types; a TypeInfo made from the type at graph
 // building time creates the typed plumbing (chaining outputs, channels, input gates) for it.
+//
+// Network channels need a brook::Serde for the type (serde.h). A type without one still builds
+// and runs in one process; only asking for a network channel of it fails, at deployment.
+// network_channel.h, included here for that, is free of Asio (the environment hides it).
 #pragma once
 
+#include <concepts>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <typeinfo>
 #include <vector>
 
 #include "brook/runtime/check.h"
 #include "brook/runtime/local_channel.h"
+#include "brook/runtime/network/network_channel.h"
 #include "brook/runtime/output.h"
 #include "brook/runtime/stream_operator.h"
 #include "brook/runtime/task_input.h"
@@ -30,6 +37,20 @@ class TypeInfo {
   virtual std::unique_ptr<OutputBase> MakeDiscardingOutput() const = 0;
   virtual std::unique_ptr<ChannelBase> MakeLocalChannel(size_t capacity,
                                                         size_t batch_size) const = 0;
+  // True if records of this type can cross processes: the type has a Serde and a default
+  // constructor (the receiver decodes into a default-constructed value).
+  virtual bool serializable() const = 0;
+  // The producer end of network channel `id` (see network_channel.h). Throws
+  // std::invalid_argument, naming the type, if !serializable(). Network channels may outlive
+  // `network` (they keep its internals alive).
+  virtual std::unique_ptr<ChannelBase> MakeNetworkSender(NetworkEnvironment& network,
+                                                         const ChannelId& id,
+                                                         size_t batch_size) const = 0;
+  // The consumer end of network channel `id`, whose producer runs in the NetworkEnvironment at
+  // `producer`. Throws std::invalid_argument, naming the type, if !serializable().
+  virtual std::unique_ptr<ChannelBase> MakeNetworkReceiver(NetworkEnvironment& network,
+                                                           const ChannelId& id,
+                                                           const PeerAddress& producer) const = 0;
   // A gate over `channels` feeding `head` (an output of this type).
   virtual std::unique_ptr<TaskInput> MakeInputGate(const std::vector<ChannelBase*>& channels,
                                                    OutputBase* head,
@@ -73,6 +94,27 @@ class TypeInfoOf final : public TypeInfo {
     return std::make_unique<LocalChannel<T>>(capacity, batch_size);
   }
 
+  bool serializable() const override { return kSerializable; }
+
+  std::unique_ptr<ChannelBase> MakeNetworkSender(NetworkEnvironment& network, const ChannelId& id,
+                                                 size_t batch_size) const override {
+    if constexpr (kSerializable) {
+      return std::make_unique<NetworkChannelSender<T>>(network, id, batch_size);
+    } else {
+      throw NotSerializable(id);
+    }
+  }
+
+  std::unique_ptr<ChannelBase> MakeNetworkReceiver(NetworkEnvironment& network,
+                                                   const ChannelId& id,
+                                                   const PeerAddress& producer) const override {
+    if constexpr (kSerializable) {
+      return std::make_unique<NetworkChannelReceiver<T>>(network, id, producer);
+    } else {
+      throw NotSerializable(id);
+    }
+  }
+
   std::unique_ptr<TaskInput> MakeInputGate(const std::vector<ChannelBase*>& channels,
                                            OutputBase* head,
                                            TaskIoMetrics* metrics) const override {
@@ -86,6 +128,16 @@ class TypeInfoOf final : public TypeInfo {
   }
 
  private:
+  static constexpr bool kSerializable = Serializable<T> && std::default_initializable<T>;
+
+  std::invalid_argument NotSerializable(const ChannelId& id) const {
+    return std::invalid_argument(
+        "record type " + name() + " has no Serde and cannot cross processes (network channel " +
+        id.ToString() + "); give it a brook::Serde (a trivially copyable struct, a serialize() "
+        "member for Boost.Serialization, or a Serde specialization; see brook/runtime/serde.h) "
+        "and a default constructor, or place its producer and consumer in the same process");
+  }
+
   static Output<T>* Cast(OutputBase* o) {
     auto* typed = dynamic_cast<Output<T>*>(o);
     BROOK_CHECK(typed != nullptr, "output carries another record type");
