@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -123,16 +124,26 @@ class TempDir {
   std::string path_;
 };
 
+// The state backends the tests run on: in memory, LMDB, and LMDB with a write-back cache of 2
+// entries, so window contents are evicted, written back and reloaded between records.
+struct Backend {
+  StateBackendKind kind;
+  size_t lmdb_cache_entries;
+  const char* name;
+};
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
 // A window operator in a harness, opened on the chosen backend, closed at the end; its late
 // side output is collected in `late`.
 template <typename Out>
 class Running {
  public:
   template <typename Op>
-  Running(std::unique_ptr<Op> op, StateBackendKind kind, const std::string& dir, int scope)
+  Running(std::unique_ptr<Op> op, const Backend& backend, const std::string& dir, int scope)
       : dropped_([p = op.get()] { return p->num_late_records_dropped(); }),
         h_(std::make_unique<OperatorHarness<Out>>(std::move(op))) {
-    h_->context.state_backend.kind = kind;
+    h_->context.state_backend.kind = backend.kind;
+    h_->context.state_backend.lmdb_cache_entries = backend.lmdb_cache_entries;
     h_->context.state_backend.lmdb_directory = dir;
     h_->context.state_backend.lmdb_map_size = size_t{1} << 30;
     h_->context.state_scope = "window-op-" + std::to_string(scope);
@@ -172,7 +183,7 @@ WindowSettings Lateness(int64_t ms, std::string late_tag = "") {
   return s;
 }
 
-class WindowOperatorTest : public ::testing::TestWithParam<StateBackendKind> {
+class WindowOperatorTest : public ::testing::TestWithParam<Backend> {
  protected:
   template <typename Out, typename Op>
   std::unique_ptr<Running<Out>> Run(std::unique_ptr<Op> op) {
@@ -192,11 +203,12 @@ std::vector<First> All(First first, Rest... rest) {
   return all;
 }
 
+constexpr size_t kDefaultCache = StateBackendConfig{}.lmdb_cache_entries;
 INSTANTIATE_TEST_SUITE_P(Backends, WindowOperatorTest,
-                         ::testing::Values(StateBackendKind::kMemory, StateBackendKind::kLmdb),
-                         [](const auto& info) {
-                           return info.param == StateBackendKind::kMemory ? "Memory" : "Lmdb";
-                         });
+                         ::testing::Values(Backend{StateBackendKind::kMemory, kDefaultCache, "Memory"},
+                                           Backend{StateBackendKind::kLmdb, kDefaultCache, "Lmdb"},
+                                           Backend{StateBackendKind::kLmdb, 2, "LmdbTinyCache"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // --- tumbling --------------------------------------------------------------------------------
 

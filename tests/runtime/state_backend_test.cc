@@ -1,5 +1,7 @@
-// One typed suite, run against both keyed state backends with the same assertions, plus the
-// LMDB-only properties (reopening, MVCC snapshots, state larger than a few pages).
+// One typed suite, run against both keyed state backends with the same assertions (LMDB twice:
+// with its default write-back cache, and with a cache of 3 entries so that nearly every access
+// evicts, writes back and reloads), plus the LMDB-only properties (reopening, MVCC snapshots,
+// state larger than a few pages, the cache's coherence with snapshots and restores).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -72,19 +74,29 @@ class TempDir {
   std::string path_;
 };
 
+constexpr size_t kDefaultCache = StateBackendConfig{}.lmdb_cache_entries;
+
 struct Heap {
   static constexpr StateBackendKind kKind = StateBackendKind::kMemory;
   static constexpr StateBackendKind kOther = StateBackendKind::kLmdb;
+  static constexpr size_t kCacheEntries = kDefaultCache;
 };
 struct Lmdb {
   static constexpr StateBackendKind kKind = StateBackendKind::kLmdb;
   static constexpr StateBackendKind kOther = StateBackendKind::kMemory;
+  static constexpr size_t kCacheEntries = kDefaultCache;
+};
+struct LmdbTinyCache {
+  static constexpr StateBackendKind kKind = StateBackendKind::kLmdb;
+  static constexpr StateBackendKind kOther = StateBackendKind::kMemory;
+  static constexpr size_t kCacheEntries = 3;
 };
 
 struct BackendName {
   template <typename T>
   static std::string GetName(int) {
-    return std::is_same_v<T, Heap> ? "Heap" : "Lmdb";
+    if (std::is_same_v<T, Heap>) return "Heap";
+    return std::is_same_v<T, Lmdb> ? "Lmdb" : "LmdbTinyCache";
   }
 };
 
@@ -98,6 +110,7 @@ class StateBackend : public ::testing::Test {
     config.kind = kind;
     config.lmdb_directory = dir_.path();
     config.lmdb_map_size = size_t{1} << 30;
+    config.lmdb_cache_entries = Param::kCacheEntries;
     return MakeKeyedStateBackend<K>(config, "env-" + std::to_string(next_env_++), kMaxParallelism,
                                     range);
   }
@@ -106,7 +119,7 @@ class StateBackend : public ::testing::Test {
   int next_env_ = 0;
 };
 
-using BothBackends = ::testing::Types<Heap, Lmdb>;
+using BothBackends = ::testing::Types<Heap, Lmdb, LmdbTinyCache>;
 TYPED_TEST_SUITE(StateBackend, BothBackends, BackendName);
 
 TYPED_TEST(StateBackend, ValueStateReadsWhatWasWrittenAndNothingBefore) {
@@ -369,6 +382,77 @@ TYPED_TEST(StateBackend, IncrementalCleanupKeepsADedupStateWithTtlBounded) {
   EXPECT_LT(SnapshotOf(*backend).size(), 1000u);
 }
 
+// Counts its CreateAccumulator calls, to check add()'s creation contract (keyed_state.h).
+struct CountingSum {
+  using Acc = int64_t;
+  using Out = int64_t;
+  int* created;
+  Acc CreateAccumulator() const {
+    ++*created;
+    return 0;
+  }
+  void Add(const int64_t& v, Acc& acc) const { acc += v; }
+  Out GetResult(const Acc& acc) const { return acc; }
+  void Merge(const Acc& from, Acc& into) const { into += from; }
+};
+
+TYPED_TEST(StateBackend, AddCreatesTheAccumulatorExactlyWhenTheEntryIsAbsentAndSaysSo) {
+  auto backend = this->Make();
+  int created = 0;
+  auto& agg = backend->GetAggregatingState(
+      AggregatingStateDescriptor<int64_t, CountingSum>{"agg", CountingSum{&created}});
+  auto& sum = backend->GetReducingState(ReducingStateDescriptor<int64_t, Sum>{"sum", Sum{}});
+  // Many keys and two namespaces, three rounds: the tiny cache evicts between rounds.
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < 40; ++k) {
+      backend->SetCurrentKey("key-" + std::to_string(k));
+      for (int64_t ns : {5, 6}) {
+        agg.SetNamespace(ns);
+        sum.SetNamespace(ns);
+        EXPECT_EQ(agg.add(k), round == 0) << round << " " << k << " " << ns;
+        EXPECT_EQ(sum.add(k), round == 0) << round << " " << k << " " << ns;
+      }
+    }
+  }
+  EXPECT_EQ(created, 80);
+  backend->SetCurrentKey("key-7");
+  agg.SetNamespace(5);
+  sum.SetNamespace(5);
+  EXPECT_EQ(agg.get(), 21);
+  EXPECT_EQ(sum.get(), 21);
+  agg.clear();
+  sum.clear();
+  EXPECT_TRUE(agg.add(1));  // cleared: absent again
+  EXPECT_TRUE(sum.add(1));
+  EXPECT_EQ(created, 81);
+  // Merging into an absent target moves the merged accumulator there without creating one.
+  agg.MergeNamespaces(9, {5, 6});
+  agg.SetNamespace(9);
+  EXPECT_EQ(agg.get(), 1 + 21);
+  EXPECT_FALSE(agg.add(100));
+  agg.SetNamespace(6);
+  EXPECT_TRUE(agg.add(2));
+  EXPECT_EQ(created, 82);
+}
+
+TYPED_TEST(StateBackend, AnExpiredEntryCountsAsAbsentForAdd) {
+  auto backend = this->Make();
+  int created = 0;
+  const auto ttl = StateTtlConfig::EventTime(100);
+  auto& agg = backend->GetAggregatingState(
+      AggregatingStateDescriptor<int64_t, CountingSum>{"agg", CountingSum{&created}, ttl});
+  backend->SetCurrentWatermark(1000);
+  backend->SetCurrentKey("k");
+  EXPECT_TRUE(agg.add(1));
+  EXPECT_FALSE(agg.add(1));
+  backend->SetCurrentWatermark(1099);
+  EXPECT_FALSE(agg.add(1));  // written at 1099: lives until 1199
+  backend->SetCurrentWatermark(1199);
+  EXPECT_TRUE(agg.add(5));
+  EXPECT_EQ(agg.get(), 5);
+  EXPECT_EQ(created, 2);
+}
+
 TYPED_TEST(StateBackend, AStateNameReusedWithADifferentTypeThrows) {
   auto backend = this->Make();
   backend->GetState(ValueStateDescriptor<int64_t>{"x"});
@@ -500,11 +584,13 @@ TYPED_TEST(StateBackend, EntriesRestoredBeforeTheirStateIsDeclaredAreKeptAndRead
 
 class LmdbStateBackend : public ::testing::Test {
  protected:
-  std::unique_ptr<KeyedStateBackend<std::string>> Open(const std::string& env = "env") {
+  std::unique_ptr<KeyedStateBackend<std::string>> Open(const std::string& env = "env",
+                                                       size_t cache_entries = kDefaultCache) {
     StateBackendConfig config;
     config.kind = StateBackendKind::kLmdb;
     config.lmdb_directory = dir_.path();
     config.lmdb_map_size = size_t{1} << 30;
+    config.lmdb_cache_entries = cache_entries;
     return MakeKeyedStateBackend<std::string>(config, env, kMaxParallelism, kAllKeyGroups);
   }
   TempDir dir_;
@@ -520,6 +606,69 @@ TEST_F(LmdbStateBackend, StateSurvivesClosingAndReopening) {
   EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/env/data.mdb"));
   auto reopened = Open();
   for (int i = 0; i < 100; ++i) ExpectPopulated(*reopened, "key-" + std::to_string(i));
+}
+
+TEST_F(LmdbStateBackend, StateLargerThanTheCacheSurvivesClosingAndReopening) {
+  {
+    auto backend = Open("env", 5);
+    Populate(*backend, 300);
+  }
+  auto reopened = Open("env", 5);
+  for (int i = 0; i < 300; ++i) ExpectPopulated(*reopened, "key-" + std::to_string(i));
+}
+
+// The write-back cache holds these updates; a snapshot must see them anyway, and clearing an
+// entry that a snapshot wrote back must remove it from the next snapshot.
+TEST_F(LmdbStateBackend, ASnapshotSeesEveryUpdateMadeBeforeIt) {
+  auto backend = Open();
+  auto& value = backend->GetState(ValueStateDescriptor<int64_t>{"v"});
+  auto& count = backend->GetReducingState(ReducingStateDescriptor<int64_t, Sum>{"n", Sum{}});
+  auto values_in = [&](const Entries& entries, const std::string& state) {
+    std::map<std::string, int64_t> out;
+    for (const auto& [group, name, key, bytes] : entries) {
+      if (name == state) out[key] = Deserialize<int64_t>(state_internal::AsBytes(bytes));
+    }
+    return out;
+  };
+  for (int i = 0; i < 10; ++i) {
+    backend->SetCurrentKey("k" + std::to_string(i));
+    value.update(i);
+    count.add(1);
+  }
+  Entries first = SnapshotOf(*backend);
+  EXPECT_EQ(values_in(first, "v").size(), 10u);
+  EXPECT_EQ(values_in(first, "n").size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    backend->SetCurrentKey("k" + std::to_string(i));
+    if (i % 2 == 0) {
+      value.clear();
+    } else {
+      value.update(100 + i);
+    }
+    count.add(1);
+  }
+  Entries second = SnapshotOf(*backend);
+  std::map<std::string, int64_t> values = values_in(second, "v");
+  ASSERT_EQ(values.size(), 5u);
+  for (const auto& [key, v] : values) EXPECT_GT(v, 100);
+  for (const auto& [key, n] : values_in(second, "n")) EXPECT_EQ(n, 2);
+  EXPECT_EQ(values_in(second, "n").size(), 10u);
+}
+
+// A restored entry replaces what the cache holds for the same key and namespace.
+TEST_F(LmdbStateBackend, RestoredEntriesAreNotShadowedByCachedOnes) {
+  auto source = Open("source");
+  auto& source_value = source->GetState(ValueStateDescriptor<int64_t>{"v"});
+  source->SetCurrentKey("k");
+  source_value.update(42);
+  auto target = Open("target");
+  auto& target_value = target->GetState(ValueStateDescriptor<int64_t>{"v"});
+  target->SetCurrentKey("k");
+  target_value.update(7);
+  EXPECT_EQ(target_value.value(), 7);
+  source->Snapshot([&](const StateEntry& e) { target->Restore(e); });
+  target->SetCurrentKey("k");
+  EXPECT_EQ(target_value.value(), 42);
 }
 
 TEST_F(LmdbStateBackend, ASnapshotIsAConsistentViewWhileWritesContinue) {

@@ -9,7 +9,7 @@
 //
 // Keeping even process() contents as an aggregate gives every function the same state path: one
 // state access per record, and knowing, from that same access, whether it created the window
-// (TrackedAggregate), which is when the window's timers are registered.
+// (AggregatingState::add returns it), which is when the window's timers are registered.
 //
 // Threading: the task thread of one subtask; each subtask has its own copies.
 #pragma once
@@ -76,25 +76,6 @@ struct CollectAggregate {
   void Merge(const Acc& from, Acc& into) const {
     into.insert(into.end(), from.begin(), from.end());
   }
-};
-
-// Wraps the window function's aggregate to report, through `*created`, that an add() created a
-// new accumulator: both backends call CreateAccumulator exactly when the (key, namespace) entry
-// is absent. The operator clears the flag before each add().
-template <typename In, typename Agg>
-struct TrackedAggregate {
-  using Acc = typename Agg::Acc;
-  using Out = typename Agg::Out;
-  Agg aggregate;
-  bool* created;
-
-  Acc CreateAccumulator() const {
-    *created = true;
-    return aggregate.CreateAccumulator();
-  }
-  void Add(const In& value, Acc& acc) const { aggregate.Add(value, acc); }
-  Out GetResult(const Acc& acc) const { return aggregate.GetResult(acc); }
-  void Merge(const Acc& from, Acc& into) const { aggregate.Merge(from, into); }
 };
 
 // Emits the aggregate's result as it is.

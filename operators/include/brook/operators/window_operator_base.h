@@ -40,8 +40,8 @@ class WindowOperatorBase : public OneInputOperator<In>, protected WithOutput<Out
  public:
   using W = typename Assigner::Window;
   using Acc = typename Function::Acc;
-  using Tracked = window_internal::TrackedAggregate<In, typename Function::Aggregate>;
-  using ContentsState = AggregatingState<In, Acc, typename Tracked::Out>;
+  using Aggregate = typename Function::Aggregate;
+  using ContentsState = AggregatingState<In, Acc, typename Aggregate::Out>;
   using Timer = typename KeyedSupport<K>::Timer;
 
   WindowOperatorBase(KeySelector key_selector, Assigner assigner, Function function,
@@ -62,8 +62,8 @@ class WindowOperatorBase : public OneInputOperator<In>, protected WithOutput<Out
     collector_.SetOutput(this->output());
     support_.Open(context,
                   [this](const Timer& timer, TimeDomain domain) { OnTimer(timer, domain); });
-    contents_ = &support_.backend().GetAggregatingState(AggregatingStateDescriptor<In, Tracked>{
-        "window-contents", Tracked{function_.aggregate, &created_}});
+    contents_ = &support_.backend().GetAggregatingState(
+        AggregatingStateDescriptor<In, Aggregate>{"window-contents", function_.aggregate});
     if (context.metrics) {
       MetricLabels labels = context.metric_labels;
       labels.emplace_back("operator", context.operator_name);
@@ -115,12 +115,11 @@ class WindowOperatorBase : public OneInputOperator<In>, protected WithOutput<Out
     return Assigner::kEventTime && SaturatingAdd(t, lateness_) <= CurrentWatermark();
   }
 
-  // Adds `value` to the current key's contents in namespace `ns`; true if that created them.
+  // Adds `value` to the current key's contents in namespace `ns`; true if that created them
+  // (AggregatingState::add's contract).
   bool AddToContents(int64_t ns, const In& value) {
     contents_->SetNamespace(ns);
-    created_ = false;
-    contents_->add(value);
-    return created_;
+    return contents_->add(value);
   }
   void ClearContents(int64_t ns) {
     contents_->SetNamespace(ns);
@@ -165,8 +164,6 @@ class WindowOperatorBase : public OneInputOperator<In>, protected WithOutput<Out
   const int64_t lateness_;
   KeyedSupport<K> support_;
   ContentsState* contents_ = nullptr;
-  // Set by TrackedAggregate when an add() creates the contents of a window or slice.
-  bool created_ = false;
   Collector<Out> collector_;
   SideOutputs side_outputs_{this};
 

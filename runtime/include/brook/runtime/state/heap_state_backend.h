@@ -89,9 +89,10 @@ class HeapReducingState final : public ReducingState<V>, public HeapSingleValueC
   HeapReducingState(HeapKeyedStateBackend<K>& backend, const StateTtlConfig& ttl, F reduce)
       : Base(backend, ttl), reduce_(std::move(reduce)) {}
 
-  void add(const V& value) override {
+  bool add(const V& value) override {
     auto [current, fresh] = this->table_.Upsert(this->namespace_, [&] { return value; });
     if (!fresh) current = reduce_(std::as_const(current), value);
+    return fresh;
   }
   std::optional<V> get() override {
     const V* v = this->table_.Find(this->namespace_);
@@ -126,10 +127,11 @@ class HeapAggregatingState final : public AggregatingState<In, typename F::Acc, 
   HeapAggregatingState(HeapKeyedStateBackend<K>& backend, const StateTtlConfig& ttl, F aggregate)
       : Base(backend, ttl), aggregate_(std::move(aggregate)) {}
 
-  void add(const In& value) override {
-    Acc& acc =
-        this->table_.Upsert(this->namespace_, [&] { return aggregate_.CreateAccumulator(); }).first;
+  bool add(const In& value) override {
+    auto [acc, fresh] =
+        this->table_.Upsert(this->namespace_, [&] { return aggregate_.CreateAccumulator(); });
     aggregate_.Add(value, acc);
+    return fresh;
   }
   std::optional<typename F::Out> get() override {
     const Acc* acc = this->table_.Find(this->namespace_);

@@ -62,18 +62,28 @@ class MapState : public KeyedStateBase {
   virtual bool isEmpty() = 0;
 };
 
+// add() creates the entry when the current key has none in the current namespace (or it
+// expired); it returns whether it did, so a caller can do per-entry work once (a window registers
+// its timers when its contents are created) without a separate read.
 template <typename V>
 class ReducingState : public KeyedStateBase {
  public:
-  virtual void add(const V& value) = 0;
+  // Stores `value` if there is no entry, else reduce(entry, value). Returns true iff there was no
+  // entry (this add created it).
+  virtual bool add(const V& value) = 0;
   virtual std::optional<V> get() = 0;
   virtual void MergeNamespaces(int64_t target, const std::vector<int64_t>& sources) = 0;
 };
 
+// The contract every backend keeps: add() calls the function's CreateAccumulator exactly when
+// the entry is absent (never stored, cleared, merged away, or expired), once, and returns true
+// exactly then; merging into an absent target takes the merged accumulator without creating one.
 template <typename In, typename Acc, typename Out>
 class AggregatingState : public KeyedStateBase {
  public:
-  virtual void add(const In& value) = 0;
+  // Adds `value` to the entry's accumulator, creating the accumulator first (CreateAccumulator)
+  // if the entry is absent. Returns true iff it was absent (this add created the entry).
+  virtual bool add(const In& value) = 0;
   virtual std::optional<Out> get() = 0;
   // The accumulator itself, for combining slices of sliding windows.
   virtual std::optional<Acc> accumulator() = 0;

@@ -37,6 +37,9 @@ struct StateBackendConfig {
   // LMDB: environments live in <lmdb_directory>/<environment name>/ (one per subtask).
   std::string lmdb_directory = "/tmp/brook-state";
   size_t lmdb_map_size = size_t{64} << 30;  // address space reserved, not memory used
+  // LMDB: entries each value, reducing and aggregating state keeps deserialized in its
+  // write-back cache (lmdb_state_cache.h). Memory is about this many keys, namespaces and values.
+  size_t lmdb_cache_entries = 65'536;
 };
 
 // One entry of keyed state in the portable snapshot format that both backends write and read,

@@ -3,23 +3,31 @@
 // key layout, state-id catalog and TTL cleanup are LmdbStateStore's (lmdb_state_store.h), the
 // typed states are in lmdb_states.h and lmdb_map_state.h.
 //
-// Hot path: SetCurrentKey serializes the key once into the key buffer behind the 4-byte
+// Hot path: value, reducing and aggregating states keep a write-back cache each
+// (lmdb_state_cache.h) of recently used entries, deserialized, at most `cache_entries` per state;
+// a hit is one hash probe, and LMDB sees a dirty entry once, when it is evicted or written back.
+// List and map states go to LMDB on every access: SetCurrentKey marks the current key's bytes
+// stale, and the first access serializes it into the key buffer behind the 4-byte
 // [key group][state id] prefix; an access patches in the state id, appends the namespace (and a
 // user key), and does one LMDB get or put inside the long-lived write transaction (committed
 // every 50k writes, on Flush() and on destruction).
 //
-// Snapshots: TakeSnapshot() is a read transaction, a consistent view that processing can keep
-// writing past (LMDB MVCC); Snapshot(sink) reads one right away. Restore() writes entries
-// under their state's name, whether or not the state is declared yet (the name gets its id on
-// first sight), so nothing waits for declaration.
+// Snapshots: TakeSnapshot() writes the caches back, then opens a read transaction, a consistent
+// view that processing can keep writing past (LMDB MVCC); Snapshot(sink) reads one right away.
+// Restore() writes entries under their state's name, whether or not the state is declared yet
+// (the name gets its id on first sight), so nothing waits for declaration; the caches are
+// written back and emptied first, so they cannot shadow restored entries.
 //
-// Reopening: destroying the backend commits, and a new backend on the same directory sees the
-// same state. Restoring a checkpoint therefore needs a fresh (or emptied) directory.
+// Reopening: destroying the backend writes the caches back and commits, and a new backend on the
+// same directory sees the same state. Restoring a checkpoint therefore needs a fresh (or emptied)
+// directory.
 //
 // Threading: the task thread only (LmdbStateSnapshot aside).
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <span>
@@ -31,6 +39,7 @@
 #include "brook/runtime/state/keyed_state_backend.h"
 #include "brook/runtime/state/lmdb_environment.h"
 #include "brook/runtime/state/lmdb_map_state.h"
+#include "brook/runtime/state/lmdb_state_cache.h"
 #include "brook/runtime/state/lmdb_state_store.h"
 #include "brook/runtime/state/lmdb_states.h"
 #include "brook/runtime/state/state_encoding.h"
@@ -41,25 +50,45 @@ template <typename K>
 class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
  public:
   // Opens or creates the environment in `options.directory`. Throws std::runtime_error.
+  // `cache_entries`: the write-back cache's capacity, per value/reducing/aggregating state.
   LmdbKeyedStateBackend(const LmdbEnvironment::Options& options, int max_parallelism,
-                        KeyGroupRange key_groups)
-      : KeyedStateBackend<K>(max_parallelism, key_groups), store_(options) {
+                        KeyGroupRange key_groups,
+                        size_t cache_entries = StateBackendConfig{}.lmdb_cache_entries)
+      : KeyedStateBackend<K>(max_parallelism, key_groups),
+        store_(options),
+        cache_entries_(cache_entries) {
     BROOK_CHECK(max_parallelism <= LmdbStateStore::kMaxParallelism,
                 "the LMDB state backend supports max_parallelism up to 65535");
-    EncodeCurrentKey();
+  }
+  // Writes the caches back (a failure is reported on stderr); the store then commits.
+  ~LmdbKeyedStateBackend() override {
+    try {
+      WriteBackCaches();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "brook: LMDB state in %s: %s\n", store_.env().directory().c_str(),
+                   e.what());
+    }
   }
 
   StateBackendKind kind() const override { return StateBackendKind::kLmdb; }
-  void Flush() override { store_.env().Commit(); }
+  void Flush() override {
+    WriteBackCaches();
+    store_.env().Commit();
+  }
 
   void Snapshot(const std::function<void(const StateEntry&)>& sink) override {
     TakeSnapshot()->ForEach(sink);
   }
-  // A consistent view to write out later, possibly on another thread.
-  std::unique_ptr<LmdbStateSnapshot> TakeSnapshot() { return store_.TakeSnapshot(); }
+  // A consistent view, including every update made before the call, to write out later,
+  // possibly on another thread.
+  std::unique_ptr<LmdbStateSnapshot> TakeSnapshot() {
+    WriteBackCaches();
+    return store_.TakeSnapshot();
+  }
 
   void Restore(const StateEntry& entry) override {
     if (!this->key_groups().Contains(KeyGroup(entry.key_group))) return;
+    for (state_internal::LmdbCachedState* cache : caches_) cache->Drop();
     store_.Restore(entry);
   }
 
@@ -73,10 +102,21 @@ class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
   }
   // [key group][id][current key][ns], in key_buffer().
   std::span<const std::byte> StateKey(uint16_t id, int64_t ns) {
+    if (!current_key_encoded_) EncodeCurrentKey();
     LmdbStateStore::WriteStateId(key_buffer_.data() + 2, id);
     key_buffer_.resize(current_key_end_);
     state_internal::AppendNamespace(key_buffer_, ns);
     return key_buffer_;
+  }
+  // [key group][id][key][ns] of any key, into `out` (writing caches back).
+  void EncodeStateKey(const K& key, uint16_t id, int64_t ns, std::vector<std::byte>& out) const {
+    out.resize(LmdbStateStore::kPrefixBytes);
+    LmdbStateStore::WritePrefix(out.data(), KeyGroupFor(key, this->max_parallelism()).value(), id);
+    {
+      BufferWriter writer(out);
+      Serde<K>::Write(writer, key);
+    }
+    state_internal::AppendNamespace(out, ns);
   }
   // The buffer StateKey() wrote into, for appending a user key.
   std::vector<std::byte>& key_buffer() { return key_buffer_; }
@@ -90,6 +130,16 @@ class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
     store_.CleanupSome(kCleanupInterval * state_internal::kCleanupEntriesPerWrite,
                        event_time ? ProcessingTimeService::Now() : now,
                        event_time ? now : this->TtlNow(StateTtlConfig::EventTime(1)));
+  }
+
+  // A new write-back cache for state `name`, registered for write-back and Restore().
+  template <typename T>
+  std::unique_ptr<state_internal::LmdbStateCache<K, T>> MakeCache(const std::string& name,
+                                                                  const StateTtlConfig& ttl) {
+    auto cache = std::make_unique<state_internal::LmdbStateCache<K, T>>(
+        *this, StateId(name, ttl), ttl, cache_entries_);
+    caches_.push_back(cache.get());
+    return cache;
   }
 
   template <typename V>
@@ -117,23 +167,32 @@ class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
   }
 
  protected:
-  void OnCurrentKeyChanged() override { EncodeCurrentKey(); }
+  void OnCurrentKeyChanged() override { current_key_encoded_ = false; }
 
  private:
+  void WriteBackCaches() {
+    for (state_internal::LmdbCachedState* cache : caches_) cache->WriteBack();
+  }
+
   void EncodeCurrentKey() {
     key_buffer_.resize(LmdbStateStore::kPrefixBytes);
     LmdbStateStore::WritePrefix(key_buffer_.data(), this->current_key_group().value(), 0);
     BufferWriter writer(key_buffer_);
     Serde<K>::Write(writer, this->current_key());
     current_key_end_ = key_buffer_.size();
+    current_key_encoded_ = true;
   }
 
   static constexpr int kCleanupInterval = 16;
 
   LmdbStateStore store_;
+  const size_t cache_entries_;
+  // The caches of the states, which the base class owns and destroys after this class.
+  std::vector<state_internal::LmdbCachedState*> caches_;
   uint64_t ttl_writes_ = 0;
   std::vector<std::byte> key_buffer_;
   size_t current_key_end_ = 0;
+  bool current_key_encoded_ = false;
   std::vector<std::byte> value_buffer_;
 };
 

@@ -1,7 +1,8 @@
-// The LMDB implementations of the keyed states, over LmdbKeyedStateBackend's key and value
-// scratch buffers (lmdb_state_backend.h). Every access builds the entry key in place from the
-// current key's bytes (serialized once per SetCurrentKey), reads or writes one LMDB entry, and
-// decodes with Serde; only Serde itself may allocate.
+// The LMDB implementations of the keyed states. Value, reducing and aggregating states work on
+// their write-back cache (lmdb_state_cache.h). List states (and map states, lmdb_map_state.h)
+// work over LmdbKeyedStateBackend's key and value scratch buffers (lmdb_state_backend.h): every
+// access builds the entry key in place from the current key's bytes (serialized once per key),
+// reads or writes one LMDB entry, and decodes with Serde; only Serde itself may allocate.
 //
 // Values: [8-byte last-access timestamp if TTL][payload]. A list's payload is its elements'
 // encodings back to back, so add() and merging lists append bytes without decoding. A map has
@@ -11,6 +12,7 @@
 // Threading: the task thread only. Part of lmdb_state_backend.h; include state_backends.h.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -19,6 +21,7 @@
 #include "brook/runtime/serde.h"
 #include "brook/runtime/state/keyed_state.h"
 #include "brook/runtime/state/lmdb_environment.h"
+#include "brook/runtime/state/lmdb_state_cache.h"
 #include "brook/runtime/state/state_descriptor.h"
 #include "brook/runtime/state/state_encoding.h"
 
@@ -29,9 +32,7 @@ class LmdbKeyedStateBackend;
 
 namespace state_internal {
 
-using Bytes = std::span<const std::byte>;
-
-// What every LMDB state shares: its id, its TTL, and TTL-aware reads and writes.
+// What every LMDB list and map state shares: its id, its TTL, and TTL-aware reads and writes.
 template <typename K>
 class LmdbStateBase {
  public:
@@ -101,114 +102,105 @@ class LmdbStateBase {
   const StateTtlConfig ttl_;
 };
 
+// The single-value states: each keeps its entries in a write-back cache (lmdb_state_cache.h).
 template <typename K, typename V>
-class LmdbValueState final : public ValueState<V>, LmdbStateBase<K> {
+class LmdbValueState final : public ValueState<V> {
  public:
-  using LmdbStateBase<K>::LmdbStateBase;
+  LmdbValueState(LmdbKeyedStateBackend<K>& backend, const std::string& name,
+                 const StateTtlConfig& ttl)
+      : cache_(backend.template MakeCache<V>(name, ttl)) {}
+
   std::optional<V> value() override {
-    std::optional<Bytes> payload = this->ReadLive(this->Key(this->namespace_), true);
-    return payload ? std::optional<V>(Deserialize<V>(*payload)) : std::nullopt;
+    const V* v = cache_->Find(this->namespace_, /*is_read=*/true);
+    return v ? std::optional<V>(*v) : std::nullopt;
   }
-  void update(const V& value) override { this->WriteValue(this->Key(this->namespace_), value); }
-  void clear() override { this->env_.Delete(this->Key(this->namespace_)); }
+  void update(const V& value) override { cache_->Put(this->namespace_, value); }
+  void clear() override { cache_->Erase(this->namespace_); }
+
+ private:
+  std::unique_ptr<LmdbStateCache<K, V>> cache_;
 };
 
 template <typename K, typename V, typename F>
-class LmdbReducingState final : public ReducingState<V>, LmdbStateBase<K> {
+class LmdbReducingState final : public ReducingState<V> {
  public:
   LmdbReducingState(LmdbKeyedStateBackend<K>& backend, const std::string& name,
                     const StateTtlConfig& ttl, F reduce)
-      : LmdbStateBase<K>(backend, name, ttl), reduce_(std::move(reduce)) {}
+      : cache_(backend.template MakeCache<V>(name, ttl)), reduce_(std::move(reduce)) {}
 
-  void add(const V& value) override { Combine(this->namespace_, value); }
+  bool add(const V& value) override { return Combine(this->namespace_, value); }
   std::optional<V> get() override {
-    std::optional<Bytes> payload = this->ReadLive(this->Key(this->namespace_), true);
-    return payload ? std::optional<V>(Deserialize<V>(*payload)) : std::nullopt;
+    const V* v = cache_->Find(this->namespace_, /*is_read=*/true);
+    return v ? std::optional<V>(*v) : std::nullopt;
   }
-  void clear() override { this->env_.Delete(this->Key(this->namespace_)); }
+  void clear() override { cache_->Erase(this->namespace_); }
 
   void MergeNamespaces(int64_t target, const std::vector<int64_t>& sources) override {
     std::optional<V> merged;
     for (int64_t ns : sources) {
       if (ns == target) continue;
-      const Bytes key = this->Key(ns);
-      if (std::optional<Bytes> payload = this->ReadLive(key, false)) {
-        V v = Deserialize<V>(*payload);
-        merged = merged ? reduce_(std::as_const(*merged), v) : std::move(v);
-        this->env_.Delete(key);
+      if (std::optional<V> v = cache_->Take(ns)) {
+        merged = merged ? reduce_(std::as_const(*merged), *v) : std::move(*v);
       }
     }
     if (merged) Combine(target, *merged);
   }
 
  private:
-  void Combine(int64_t ns, const V& value) {
-    const Bytes key = this->Key(ns);
-    std::optional<Bytes> payload = this->ReadLive(key, false);
-    if (payload) {
-      this->WriteValue(key, reduce_(Deserialize<V>(*payload), value));
-    } else {
-      this->WriteValue(key, value);
-    }
+  bool Combine(int64_t ns, const V& value) {
+    auto [current, created] = cache_->Upsert(ns, [&] { return value; });
+    if (!created) current = reduce_(std::as_const(current), value);
+    return created;
   }
 
+  std::unique_ptr<LmdbStateCache<K, V>> cache_;
   F reduce_;
 };
 
 template <typename K, typename In, typename F>
-class LmdbAggregatingState final : public AggregatingState<In, typename F::Acc, typename F::Out>,
-                                   LmdbStateBase<K> {
+class LmdbAggregatingState final : public AggregatingState<In, typename F::Acc, typename F::Out> {
   using Acc = typename F::Acc;
 
  public:
   LmdbAggregatingState(LmdbKeyedStateBackend<K>& backend, const std::string& name,
                        const StateTtlConfig& ttl, F aggregate)
-      : LmdbStateBase<K>(backend, name, ttl), aggregate_(std::move(aggregate)) {}
+      : cache_(backend.template MakeCache<Acc>(name, ttl)), aggregate_(std::move(aggregate)) {}
 
-  void add(const In& value) override {
-    const Bytes key = this->Key(this->namespace_);
-    std::optional<Bytes> payload = this->ReadLive(key, false);
-    Acc acc = payload ? Deserialize<Acc>(*payload) : aggregate_.CreateAccumulator();
+  bool add(const In& value) override {
+    auto [acc, created] =
+        cache_->Upsert(this->namespace_, [&] { return aggregate_.CreateAccumulator(); });
     aggregate_.Add(value, acc);
-    this->WriteValue(key, acc);
+    return created;
   }
   std::optional<typename F::Out> get() override {
-    std::optional<Acc> acc = accumulator();
+    const Acc* acc = cache_->Find(this->namespace_, /*is_read=*/true);
     return acc ? std::optional<typename F::Out>(aggregate_.GetResult(*acc)) : std::nullopt;
   }
   std::optional<Acc> accumulator() override {
-    std::optional<Bytes> payload = this->ReadLive(this->Key(this->namespace_), true);
-    return payload ? std::optional<Acc>(Deserialize<Acc>(*payload)) : std::nullopt;
+    const Acc* acc = cache_->Find(this->namespace_, /*is_read=*/true);
+    return acc ? std::optional<Acc>(*acc) : std::nullopt;
   }
-  void clear() override { this->env_.Delete(this->Key(this->namespace_)); }
+  void clear() override { cache_->Erase(this->namespace_); }
 
   void MergeNamespaces(int64_t target, const std::vector<int64_t>& sources) override {
     std::optional<Acc> merged;
     for (int64_t ns : sources) {
       if (ns == target) continue;
-      const Bytes key = this->Key(ns);
-      if (std::optional<Bytes> payload = this->ReadLive(key, false)) {
-        Acc acc = Deserialize<Acc>(*payload);
+      if (std::optional<Acc> acc = cache_->Take(ns)) {
         if (merged) {
-          aggregate_.Merge(acc, *merged);
+          aggregate_.Merge(*acc, *merged);
         } else {
           merged = std::move(acc);
         }
-        this->env_.Delete(key);
       }
     }
     if (!merged) return;
-    const Bytes key = this->Key(target);
-    if (std::optional<Bytes> payload = this->ReadLive(key, false)) {
-      Acc acc = Deserialize<Acc>(*payload);
-      aggregate_.Merge(*merged, acc);
-      this->WriteValue(key, acc);
-    } else {
-      this->WriteValue(key, *merged);
-    }
+    auto [current, created] = cache_->Upsert(target, [&] { return *merged; });
+    if (!created) aggregate_.Merge(*merged, current);
   }
 
  private:
+  std::unique_ptr<LmdbStateCache<K, Acc>> cache_;
   F aggregate_;
 };
 

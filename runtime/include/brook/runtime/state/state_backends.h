@@ -90,7 +90,8 @@ std::unique_ptr<KeyedStateBackend<K>> MakeKeyedStateBackend(const StateBackendCo
     LmdbEnvironment::Options options;
     options.directory = config.lmdb_directory + "/" + environment_name;
     options.map_size = config.lmdb_map_size;
-    return std::make_unique<LmdbKeyedStateBackend<K>>(options, max_parallelism, key_groups);
+    return std::make_unique<LmdbKeyedStateBackend<K>>(options, max_parallelism, key_groups,
+                                                      config.lmdb_cache_entries);
   }
   return std::make_unique<HeapKeyedStateBackend<K>>(max_parallelism, key_groups);
 }
