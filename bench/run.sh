@@ -23,9 +23,11 @@ declare -A CASES=(
   [window_memory]="brook_window_bench window_memory"
   [window_lmdb]="brook_window_bench window_lmdb"
   [sliding_slices]="brook_window_bench sliding_slices"
+  [shuffle_tcp]="brook_shuffle_bench shuffle_tcp"
+  [latency]="brook_shuffle_bench latency"
 )
-ORDER=(chained keyed_reduce window_memory window_lmdb sliding_slices)  # the default run, in this order
-TARGETS=(brook_throughput_bench brook_window_bench)
+ORDER=(chained keyed_reduce window_memory window_lmdb sliding_slices shuffle_tcp latency)  # the default run, in this order
+TARGETS=(brook_throughput_bench brook_window_bench brook_shuffle_bench)
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
