@@ -274,7 +274,7 @@ void StreamTask::PerformCheckpoint(const CheckpointBarrier& barrier, int64_t ali
 
 void StreamTask::SubmitAsyncPart(std::shared_ptr<TaskSnapshot> snapshot, int64_t sync_ns,
                                  int64_t alignment_ns) {
-  TaskSnapshotWriter* writer = checkpointing_.writer;
+  std::shared_ptr<TaskSnapshotWriter> writer = checkpointing_.writer;
   CheckpointResponder* responder = checkpointing_.responder;
   auto job = [writer, responder, snapshot, sync_ns, alignment_ns, name = name_] {
     CheckpointAck ack;

@@ -135,7 +135,7 @@ class CollectingResponder final : public CheckpointResponder {
 };
 
 struct Pipeline {
-  Pipeline(MemoryWriter& source_writer, MemoryWriter& sum_writer, CollectingResponder& responder,
+  Pipeline(std::shared_ptr<MemoryWriter> source_writer, std::shared_ptr<MemoryWriter> sum_writer, CollectingResponder& responder,
            SnapshotExecutor& executor, int64_t checkpoint_at) {
     RuntimeContext source_context;
     source_context.operator_name = "source";
@@ -148,7 +148,7 @@ struct Pipeline {
         {&channel});
     src->SetMainOutput(&writer->AsOutput());
     source.SetInput(std::make_unique<SourceInput>(dynamic_cast<SourceOperatorBase*>(src)), {});
-    source.SetCheckpointing({&source_writer, &responder, &executor});
+    source.SetCheckpointing({source_writer, &responder, &executor});
 
     RuntimeContext sum_context;
     sum_context.operator_name = "sum";
@@ -158,7 +158,7 @@ struct Pipeline {
     sum.SetInput(std::make_unique<InputGate<int64_t>>(
                      std::vector<ChannelReceiver<int64_t>*>{&channel}, head.get(), &sum.metrics()),
                  {&channel});
-    sum.SetCheckpointing({&sum_writer, &responder, &executor});
+    sum.SetCheckpointing({sum_writer, &responder, &executor});
   }
 
   void Start() {
@@ -180,7 +180,8 @@ struct Pipeline {
 };
 
 TEST(StreamTaskCheckpoint, SourceTriggerSnapshotsAtTheBarrierAcksAndRestoresExactly) {
-  MemoryWriter source_writer("source"), sum_writer("sum");
+  auto source_writer = std::make_shared<MemoryWriter>("source");
+  auto sum_writer = std::make_shared<MemoryWriter>("sum");
   CollectingResponder responder;
   SnapshotExecutor executor(1);
   executor.Start();
@@ -205,8 +206,8 @@ TEST(StreamTaskCheckpoint, SourceTriggerSnapshotsAtTheBarrierAcksAndRestoresExac
     EXPECT_FALSE(ack.state_handle.empty());
     EXPECT_GT(ack.state_size, 0u);
   }
-  TaskSnapshot source_snapshot = source_writer.Read();
-  TaskSnapshot sum_snapshot = sum_writer.Read();
+  TaskSnapshot source_snapshot = source_writer->Read();
+  TaskSnapshot sum_snapshot = sum_writer->Read();
   EXPECT_EQ(source_snapshot.timestamp, 42);
   ASSERT_NE(source_snapshot.Find("source-uid"), nullptr);
   ASSERT_NE(sum_snapshot.Find("0:sum"), nullptr);

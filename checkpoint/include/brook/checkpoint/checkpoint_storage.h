@@ -26,8 +26,9 @@
 // one LMDB transaction, synced on commit.
 //
 // Threading: every method from any thread; writes to one checkpoint are serialized by LMDB's
-// writer lock. Life cycle: the storage outlives its writers; environments stay open until the
-// checkpoint is discarded or the storage destroyed.
+// writer lock. Life cycle: the storage outlives its writers (and so the snapshot executor's
+// jobs that hold them); environments stay open until the checkpoint is discarded or the storage
+// destroyed.
 #pragma once
 
 #include <map>

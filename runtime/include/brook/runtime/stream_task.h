@@ -58,10 +58,12 @@ struct StreamTaskOptions {
 
 class SnapshotExecutor;
 
-// Where a task's checkpoints go. All three are owned by the task manager and must outlive the
-// task and every snapshot it submitted (the executor's Stop() waits for those).
+// Where a task's checkpoints go. The writer is shared with the asynchronous parts in flight,
+// which may outlive the task (a cancelled task's last snapshot still finishes writing). The
+// responder and executor are the task manager's and must outlive every task and snapshot (the
+// executor's Stop() waits for those).
 struct TaskCheckpointing {
-  TaskSnapshotWriter* writer = nullptr;        // nullptr: snapshots are taken but not written
+  std::shared_ptr<TaskSnapshotWriter> writer;  // nullptr: snapshots are taken but not written
   CheckpointResponder* responder = nullptr;    // nullptr: nobody is told
   SnapshotExecutor* executor = nullptr;        // nullptr: the async part runs on the task thread
 };
