@@ -69,7 +69,9 @@ HttpClient::Result HttpClient::Post(const std::string& target, std::string body,
 
 HttpClient::Result HttpClient::Patch(const std::string& target, std::string body,
                                      const std::string& content_type) {
-  return Send("PATCH", target, std::move(body), body.empty() ? std::string() : content_type);
+  // No Content-Type on an empty body (cancel is a bare PATCH). Decided before `body` moves.
+  const std::string type = body.empty() ? std::string() : content_type;
+  return Send("PATCH", target, std::move(body), type);
 }
 
 HttpClient::Result HttpClient::Delete(const std::string& target) { return Send("DELETE", target); }

@@ -80,7 +80,8 @@ class HttpClientTest : public ::testing::Test {
       return Response::Text("deleted " + request.params.at("id"));
     });
     server_.Route("PATCH", "/things/{id}", [](const Request& request) {
-      return Response::Text("patched " + request.params.at("id") + " " + request.body);
+      return Response::Text("patched " + request.params.at("id") + " " + request.body + " " +
+                            request.content_type);
     });
     server_.Route("GET", "/big", [](const Request&) { return Response::Text(std::string(100000, 'b')); });
     std::string error;
@@ -123,7 +124,8 @@ TEST_F(HttpClientTest, SendsTheTokenAndEveryMethod) {
   EXPECT_EQ(client.Get("/who").body, "Bearer tok");
   EXPECT_EQ(HttpClient("127.0.0.1", server_.port()).Get("/who").body, "nobody");
   EXPECT_EQ(client.Delete("/things/7").body, "deleted 7");
-  EXPECT_EQ(client.Patch("/things/8", "{}").body, "patched 8 {}");
+  EXPECT_EQ(client.Patch("/things/8", "{}").body, "patched 8 {} application/json");
+  EXPECT_EQ(client.Patch("/things/9").body, "patched 9  ");
   EXPECT_EQ(client.Get("/big").body.size(), 100000u);
   auto bad = client.Send("GET", "/who", "", "", {{"X-Bad", "a\r\nb"}});
   EXPECT_EQ(bad.status, 0);

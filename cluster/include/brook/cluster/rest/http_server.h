@@ -18,7 +18,8 @@
 //   - keep-alive, an idle timeout per connection, a cap on open connections;
 //   - server-sent-event streams (Stream) and static files (ServeDirectory) for the web UI.
 //
-// Precedence: routes, then streams, then static directories (longest prefix first).
+// Precedence: routes and streams, then static directories (longest prefix first). HEAD and
+// OPTIONS are not served unless routed (405 otherwise); CORS headers are the routes' business.
 //
 // Threading: Route/Stream/ServeDirectory before Start(); Start/Stop/port from any thread but not
 // from a handler. Handlers run on `handler_threads` threads of the server, so a slow handler
