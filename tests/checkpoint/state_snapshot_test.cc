@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "brook/checkpoint/checkpoint_storage.h"
+#include "brook/operators/collection_source.h"
 #include "brook/operators/generator_source.h"
 #include "brook/operators/keyed_support.h"
 #include "brook/runtime/operator_state_registry.h"
@@ -236,6 +237,54 @@ TEST(GeneratorSourceSnapshot, OffsetsRestoreAtAnotherParallelismWithoutLossOrRep
   }
   std::multiset<int64_t> expected;
   for (int64_t i = 0; i < 100; ++i) expected.insert(i);
+  EXPECT_EQ(emitted, expected);
+}
+
+TEST(CollectionSourceSnapshot, PositionsRestoreAtAnotherParallelismWithoutLossOrRepeat) {
+  auto elements = std::make_shared<std::vector<int64_t>>();
+  for (int64_t i = 0; i < 5000; ++i) elements->push_back(i);
+  std::multiset<int64_t> emitted;
+  std::vector<std::string> states;
+  for (int s = 0; s < 2; ++s) {
+    CollectionSource<int64_t> source(elements);
+    testing::CollectingOutput<int64_t> out;
+    source.SetMainOutput(&out);
+    OperatorStateRegistry registry("collection");
+    RuntimeContext context;
+    context.operator_name = "collection";
+    context.subtask_index = s;
+    context.parallelism = 2;
+    source.Open(context);
+    InitializationContext init = registry.MakeInitializationContext();
+    source.InitializeState(init);
+    for (int i = 0; i < s; ++i) source.EmitNext();  // subtask 0 has emitted nothing, 1 one batch
+    std::vector<StateEntry> keyed;
+    CheckpointBarrier barrier{CheckpointId(1), 0};
+    SnapshotContext sc(barrier, registry.operator_state(), keyed);
+    source.SnapshotState(sc);
+    states.push_back(registry.operator_state().Snapshot());
+    emitted.insert(out.values.begin(), out.values.end());
+  }
+  EXPECT_EQ(emitted.size(), kDefaultBatchSize);
+  for (int s = 0; s < 3; ++s) {
+    CollectionSource<int64_t> source(elements);
+    testing::CollectingOutput<int64_t> out;
+    source.SetMainOutput(&out);
+    OperatorStateRegistry registry("collection");
+    registry.SetRestoredState(CheckpointId(1),
+                              {"collection", {}, OperatorStateStore::Redistribute(states, s, 3)});
+    RuntimeContext context;
+    context.operator_name = "collection";
+    context.subtask_index = s;
+    context.parallelism = 3;
+    source.Open(context);
+    InitializationContext init = registry.MakeInitializationContext();
+    source.InitializeState(init);
+    for (int i = 0; i < 100 && source.EmitNext().kind != SourceStatus::Kind::kEndOfInput; ++i) {
+    }
+    emitted.insert(out.values.begin(), out.values.end());
+  }
+  std::multiset<int64_t> expected(elements->begin(), elements->end());
   EXPECT_EQ(emitted, expected);
 }
 

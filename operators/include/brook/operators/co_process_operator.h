@@ -16,6 +16,7 @@
 
 #include "brook/operators/keyed_process_operator.h"
 #include "brook/runtime/state/operator_state.h"
+#include "brook/runtime/operator_state_registry.h"
 
 namespace brook {
 
@@ -210,11 +211,13 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<A, B>, WithO
   void Open(RuntimeContext& context) override {
     TwoInputOperator<A, B>::Open(context);
     this->BindOutput(this->main_output_base());
+    // In a task, broadcast state lives in the operator's checkpointed store (restored before Open).
+    store_ = context.state_registry ? &context.state_registry->operator_state() : &own_store_;
     core_.Open(this, context, this->output(),
                [this](const auto& timer, TimeDomain domain) { OnTimer(timer, domain); });
     core_.ctx = std::make_unique<KeyedBroadcastContext<K>>(&context, &core_.support,
-                                                           core_.side_outputs.get(), &store_);
-    broadcast_ctx_ = std::make_unique<BroadcastContext>(&context, &store_, core_.side_outputs.get());
+                                                           core_.side_outputs.get(), store_);
+    broadcast_ctx_ = std::make_unique<BroadcastContext>(&context, store_, core_.side_outputs.get());
     OpenFunction(fn_, context);
   }
   void ProcessBatch1(RecordBatch<A>& batch) override {
@@ -239,7 +242,7 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<A, B>, WithO
   }
   void Close() override { core_.Close(fn_); }
 
-  OperatorStateStore& operator_state() { return store_; }
+  OperatorStateStore& operator_state() { return *store_; }
 
  private:
   void OnTimer(const typename KeyedSupport<K>::Timer& timer, TimeDomain domain) {
@@ -248,7 +251,8 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<A, B>, WithO
 
   KeyA key_a_;
   F fn_;
-  OperatorStateStore store_;
+  OperatorStateStore own_store_;  // without a task (harnesses)
+  OperatorStateStore* store_ = &own_store_;
   KeyedTwoInputCore<K, Out, KeyedBroadcastContext<K>> core_;
   std::unique_ptr<BroadcastContext> broadcast_ctx_;
 };
