@@ -327,12 +327,13 @@ TEST(NetworkChannelDirectory, TypeInfoRefusesNetworkChannelsForTypesWithoutSerde
   TestTaskManager tm(0);
   const ChannelId id{JobId(1), 0, SubtaskIndex(0), SubtaskIndex(0)};
   EXPECT_FALSE(TypeInfoFor<Opaque>()->serializable());
-  EXPECT_THROW(TypeInfoFor<Opaque>()->MakeNetworkSender(tm.network(), id, 64),
+  EXPECT_THROW(TypeInfoFor<Opaque>()->MakeNetworkSender(tm.network().OpenOutbound(id), 64),
                std::invalid_argument);
-  EXPECT_THROW(TypeInfoFor<Opaque>()->MakeNetworkReceiver(tm.network(), id, tm.address()),
+  EXPECT_THROW(TypeInfoFor<Opaque>()->MakeNetworkReceiver(tm.network().OpenInbound(id, tm.address())),
                std::invalid_argument);
   EXPECT_TRUE(TypeInfoFor<Count>()->serializable());
-  EXPECT_NE(TypeInfoFor<Count>()->MakeNetworkSender(tm.network(), id, 64), nullptr);
+  const ChannelId other{JobId(1), 1, SubtaskIndex(0), SubtaskIndex(0)};
+  EXPECT_NE(TypeInfoFor<Count>()->MakeNetworkSender(tm.network().OpenOutbound(other), 64), nullptr);
 }
 
 TEST(NetworkChannelDirectory, RemoteSubtaskWithoutNetworkEnvironmentIsRefused) {

@@ -43,14 +43,18 @@ class TypeInfo {
   // The producer end of network channel `id` (see network_channel.h). Throws
   // std::invalid_argument, naming the type, if !serializable(). Network channels may outlive
   // `network` (they keep its internals alive).
-  virtual std::unique_ptr<ChannelBase> MakeNetworkSender(NetworkEnvironment& network,
-                                                         const ChannelId& id,
-                                                         size_t batch_size) const = 0;
+  //
+  // Both take a channel the caller opened with its NetworkEnvironment, never the environment
+  // itself: a TypeInfo's code lives in the job library, which carries its own static copy of
+  // Brook's runtime (and of Asio, whose per-thread state is static), so it must not run the
+  // process's environment. The channel cores it drives talk to the environment only through
+  // virtual interfaces (ChannelHost, FrameSink), whose code is the process's.
+  virtual std::unique_ptr<ChannelBase> MakeNetworkSender(
+      std::unique_ptr<network::OutboundChannel> channel, size_t batch_size) const = 0;
   // The consumer end of network channel `id`, whose producer runs in the NetworkEnvironment at
   // `producer`. Throws std::invalid_argument, naming the type, if !serializable().
-  virtual std::unique_ptr<ChannelBase> MakeNetworkReceiver(NetworkEnvironment& network,
-                                                           const ChannelId& id,
-                                                           const PeerAddress& producer) const = 0;
+  virtual std::unique_ptr<ChannelBase> MakeNetworkReceiver(
+      std::unique_ptr<network::InboundChannel> channel) const = 0;
   // A gate over `channels` feeding `head` (an output of this type).
   virtual std::unique_ptr<TaskInput> MakeInputGate(const std::vector<ChannelBase*>& channels,
                                                    OutputBase* head,
@@ -96,22 +100,21 @@ class TypeInfoOf final : public TypeInfo {
 
   bool serializable() const override { return kSerializable; }
 
-  std::unique_ptr<ChannelBase> MakeNetworkSender(NetworkEnvironment& network, const ChannelId& id,
+  std::unique_ptr<ChannelBase> MakeNetworkSender(std::unique_ptr<network::OutboundChannel> channel,
                                                  size_t batch_size) const override {
     if constexpr (kSerializable) {
-      return std::make_unique<NetworkChannelSender<T>>(network, id, batch_size);
+      return std::make_unique<NetworkChannelSender<T>>(std::move(channel), batch_size);
     } else {
-      throw NotSerializable(id);
+      throw NotSerializable(channel->id());
     }
   }
 
-  std::unique_ptr<ChannelBase> MakeNetworkReceiver(NetworkEnvironment& network,
-                                                   const ChannelId& id,
-                                                   const PeerAddress& producer) const override {
+  std::unique_ptr<ChannelBase> MakeNetworkReceiver(
+      std::unique_ptr<network::InboundChannel> channel) const override {
     if constexpr (kSerializable) {
-      return std::make_unique<NetworkChannelReceiver<T>>(network, id, producer);
+      return std::make_unique<NetworkChannelReceiver<T>>(std::move(channel));
     } else {
-      throw NotSerializable(id);
+      throw NotSerializable(channel->id());
     }
   }
 

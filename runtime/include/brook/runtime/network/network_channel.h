@@ -40,7 +40,11 @@ class NetworkChannelSender final : public ChannelBase, public ChannelSender<T> {
  public:
   NetworkChannelSender(NetworkEnvironment& environment, const ChannelId& id,
                        size_t batch_size = kDefaultBatchSize)
-      : channel_(environment.OpenOutbound(id)), batch_size_(batch_size) {}
+      : NetworkChannelSender(environment.OpenOutbound(id), batch_size) {}
+  // Over a channel the environment already opened (see TypeInfo::MakeNetworkSender for why).
+  explicit NetworkChannelSender(std::unique_ptr<network::OutboundChannel> channel,
+                                size_t batch_size = kDefaultBatchSize)
+      : channel_(std::move(channel)), batch_size_(batch_size) {}
 
   RecordBatch<T> AcquireBatch() override {
     if (!free_.empty()) {
@@ -116,7 +120,9 @@ class NetworkChannelReceiver final : public ChannelBase, public ChannelReceiver<
  public:
   NetworkChannelReceiver(NetworkEnvironment& environment, const ChannelId& id,
                          const PeerAddress& producer)
-      : channel_(environment.OpenInbound(id, producer)) {}
+      : NetworkChannelReceiver(environment.OpenInbound(id, producer)) {}
+  explicit NetworkChannelReceiver(std::unique_ptr<network::InboundChannel> channel)
+      : channel_(std::move(channel)) {}
 
   // Throws std::runtime_error if the channel failed (connection lost, producer gone, corrupt
   // data), after everything received before the failure was handed out.

@@ -1,0 +1,135 @@
+# The control protocol between the job manager (JM) and task managers (TMs), carried by
+# brook_rpc connections (length-framed Cap'n Proto, after the transport's Hello with protocol
+# version and cluster token). Every frame's root is a ControlMessage. Messages are one-way, as
+# in Flink's actor RPC; a reply is just another message:
+#
+#   TM -> JM  registerTaskManager        JM -> TM  registrationResponse
+#   both      heartbeat (TM's carries its task metrics)
+#   JM -> TM  deployJob, cancelJob       TM -> JM  taskStateChanged (per subtask)
+#   TM -> JM  requestBlob                JM -> TM  blobChunk (the job library, in pieces)
+#
+# Evolve by Cap'n Proto's rules: add fields and union members, never renumber.
+@0xcdc82a6bb2f68ea1;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("brook::control");
+
+struct RegisterTaskManager {
+  taskManagerId @0 :Text;  # unique per TM process run
+  host @1 :Text;           # where its data port and metrics port are reachable
+  dataPort @2 :UInt16;
+  metricsPort @3 :UInt16;  # 0: none
+  slots @4 :Int32;
+  cpuCores @5 :Int32;
+  physicalMemory @6 :UInt64;
+  pid @7 :Int64;
+}
+
+struct RegistrationResponse {
+  accepted @0 :Bool;
+  error @1 :Text;
+  heartbeatIntervalMs @2 :Int64;
+  heartbeatTimeoutMs @3 :Int64;
+}
+
+# The live numbers of one subtask, sent with every TM heartbeat.
+struct SubtaskMetrics {
+  jobId @0 :Text;
+  attempt @1 :Int32;
+  vertex @2 :Int32;
+  subtask @3 :Int32;
+  recordsIn @4 :Int64;
+  recordsOut @5 :Int64;
+  bytesIn @6 :Int64;
+  bytesOut @7 :Int64;
+  busyNs @8 :Int64;
+  idleNs @9 :Int64;
+  backpressureNs @10 :Int64;
+  watermark @11 :Int64;  # INT64_MIN: none yet
+}
+
+struct Heartbeat {
+  sequence @0 :UInt64;
+  rssBytes @1 :UInt64;     # TM -> JM only
+  cpuSeconds @2 :Float64;  # TM -> JM only
+  subtasks @3 :List(SubtaskMetrics);
+}
+
+struct SubtaskPlacement {
+  vertex @0 :Int32;
+  subtask @1 :Int32;
+  taskManagerId @2 :Text;
+}
+
+struct TaskManagerAddress {
+  taskManagerId @0 :Text;
+  host @1 :Text;
+  dataPort @2 :UInt16;
+}
+
+# Deploy the subtasks placed on the receiving TM for one attempt of a job. The TM fetches the
+# library (requestBlob) unless cached, builds the graph from (library, args, parallelism) --
+# deterministic, so vertex and edge indices match the JM's -- and runs its subtasks.
+struct DeployJob {
+  jobId @0 :Text;
+  attempt @1 :Int32;
+  networkJobId @2 :UInt64;   # unique per attempt: scopes the data channels
+  jobName @3 :Text;
+  blobKey @4 :Text;
+  blobSize @5 :UInt64;
+  args @6 :List(Text);
+  parallelism @7 :Int32;
+  placements @8 :List(SubtaskPlacement);      # every subtask of the job
+  taskManagers @9 :List(TaskManagerAddress);  # every TM named in placements
+  bufferTimeoutMs @10 :Int64;
+  batchSize @11 :UInt32;
+}
+
+struct CancelJob {
+  jobId @0 :Text;
+  attempt @1 :Int32;
+  reason @2 :Text;
+}
+
+enum SubtaskState {
+  deploying @0;
+  running @1;
+  finished @2;
+  failed @3;
+  canceled @4;
+}
+
+struct TaskStateChanged {
+  jobId @0 :Text;
+  attempt @1 :Int32;
+  vertex @2 :Int32;   # -1: the whole deployment (it failed before any subtask ran)
+  subtask @3 :Int32;
+  state @4 :SubtaskState;
+  error @5 :Text;
+  metrics @6 :SubtaskMetrics;  # the subtask's final numbers, with a terminal state
+}
+
+struct RequestBlob {
+  key @0 :Text;
+}
+
+struct BlobChunk {
+  key @0 :Text;
+  offset @1 :UInt64;
+  totalSize @2 :UInt64;
+  data @3 :Data;
+  error @4 :Text;  # non-empty: the JM cannot serve this blob
+}
+
+struct ControlMessage {
+  union {
+    registerTaskManager @0 :RegisterTaskManager;
+    registrationResponse @1 :RegistrationResponse;
+    heartbeat @2 :Heartbeat;
+    deployJob @3 :DeployJob;
+    cancelJob @4 :CancelJob;
+    taskStateChanged @5 :TaskStateChanged;
+    requestBlob @6 :RequestBlob;
+    blobChunk @7 :BlobChunk;
+  }
+}

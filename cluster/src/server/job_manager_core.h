@@ -1,0 +1,174 @@
+// The job manager's state and logic, internal to brook_server (job_manager.cc wires it to the
+// RPC server; rest_api.cc reads it for the REST API). Everything here runs on the job
+// manager's SerialExecutor: no member is touched from another thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "brook/cluster/rpc/rpc_connection.h"
+#include "brook/cluster/server/blob_store.h"
+#include "brook/cluster/server/job_manager.h"
+#include "brook/cluster/server/restart_strategy.h"
+#include "brook/cluster/server/serial_executor.h"
+#include "brook/cluster/server/slot_pool.h"
+#include "brook/jobs/job_graph.h"
+#include "brook/jobs/job_library.h"
+
+namespace capnp {
+class MessageBuilder;
+}
+
+namespace brook {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// Milliseconds since the epoch, as Flink's REST API reports times.
+int64_t NowMillis();
+
+// Flink's job states (a subset: no suspension).
+enum class JobState { kCreated, kRunning, kFailing, kCancelling, kRestarting, kFinished, kFailed, kCanceled };
+const char* JobStateName(JobState state);
+bool IsTerminal(JobState state);
+
+enum class SubtaskStatus { kScheduled, kDeploying, kRunning, kFinished, kFailed, kCanceled };
+const char* SubtaskStatusName(SubtaskStatus status);
+bool IsTerminal(SubtaskStatus status);
+
+// The latest numbers a task manager reported for a subtask, and rates over the last interval.
+struct SubtaskMetricsView {
+  int64_t records_in = 0, records_out = 0, bytes_in = 0, bytes_out = 0;
+  int64_t busy_ns = 0, idle_ns = 0, backpressure_ns = 0;
+  int64_t watermark = INT64_MIN;
+  double records_in_rate = 0, records_out_rate = 0;  // per second
+  double busy_ratio = 0, backpressure_ratio = 0;     // of wall time, 0..1
+  SteadyTime updated{};
+};
+
+struct SubtaskRecord {
+  SubtaskStatus status = SubtaskStatus::kScheduled;
+  std::string task_manager;
+  SubtaskMetricsView metrics;
+};
+
+struct JobException {
+  int64_t timestamp = 0;
+  std::string message;
+  std::string task;      // the failed subtask, e.g. "Keyed Reduce (2/4)"; empty: the job
+  std::string location;  // task manager id
+};
+
+struct JobRecord {
+  std::string id;
+  std::string name;
+  std::string blob_key;
+  uint64_t blob_size = 0;
+  JobArgs args;
+  int parallelism = 1;
+  std::shared_ptr<JobLibrary> library;  // declared before the graph: outlives it
+  std::unique_ptr<JobGraph> graph;
+  JobState state = JobState::kCreated;
+  int64_t start_time = 0, end_time = -1;
+  int attempt = 0;
+  uint64_t network_job_id = 0;
+  int restarts = 0;
+  std::vector<server::SlotId> slots;  // slot i runs subtask i of every vertex
+  std::map<std::pair<int, int>, SubtaskRecord> subtasks;  // (vertex, subtask)
+  std::vector<JobException> exceptions;
+  std::unique_ptr<server::RestartStrategy> restart_strategy;
+  std::optional<SteadyTime> waiting_for_slots_since;
+  SteadyTime attempt_started{};
+  bool cancel_requested = false;
+  uint64_t timer_generation = 0;  // invalidates delayed actions of an earlier state
+};
+
+struct TaskManagerRecord {
+  std::string id;
+  std::string host;
+  uint16_t data_port = 0;
+  uint16_t metrics_port = 0;
+  int slots = 0;
+  int cpu_cores = 0;
+  uint64_t physical_memory = 0;
+  uint64_t rss_bytes = 0;
+  double cpu_seconds = 0;
+  int64_t pid = 0;
+  int64_t registered_at = 0;
+  SteadyTime last_heartbeat{};
+  std::shared_ptr<rpc::RpcConnection> connection;
+};
+
+// A refusal the REST API turns into an HTTP status with a clear message.
+struct RequestError : std::runtime_error {
+  RequestError(int status, const std::string& message) : std::runtime_error(message), status(status) {}
+  int status;
+};
+
+class JobManagerCore {
+ public:
+  JobManagerCore(const JobManagerOptions& options, SerialExecutor& executor, server::BlobStore& blobs);
+
+  // --- from the RPC server (already on the executor) ---
+  void OnTaskManagerMessage(const std::shared_ptr<rpc::RpcConnection>& connection,
+                            capnp::MessageBuilder& message);
+  void OnTaskManagerClosed(const std::shared_ptr<rpc::RpcConnection>& connection,
+                           const std::string& reason);
+  void StartHeartbeats();
+
+  // --- from the REST API (on the executor); throw RequestError ---
+  // Checks and stores a job library; returns its key (the jar id).
+  std::string UploadJar(const std::string& bytes, const std::string& file_name);
+  // Builds the job's graph and schedules it; returns the job id.
+  std::string RunJar(const std::string& jar_id, const JobArgs& args, int parallelism);
+  void CancelJob(const std::string& job_id);
+
+  const std::map<std::string, std::unique_ptr<JobRecord>>& jobs() const { return jobs_; }
+  const std::vector<std::string>& job_order() const { return job_order_; }
+  const std::map<std::string, TaskManagerRecord>& task_managers() const { return task_managers_; }
+  const server::SlotPool& slots() const { return slot_pool_; }
+  const JobManagerOptions& options() const { return options_; }
+  server::BlobStore& blobs() { return blobs_; }
+  const JobRecord& job(const std::string& id) const;
+
+ private:
+  void Register(const std::shared_ptr<rpc::RpcConnection>& connection,
+                capnp::MessageBuilder& message);
+  void OnHeartbeat(TaskManagerRecord& tm, capnp::MessageBuilder& message);
+  void OnTaskState(capnp::MessageBuilder& message);
+  // Updates a subtask's metrics view from a report (heartbeat or final state).
+  template <typename MetricsReader>
+  void ApplyMetrics(MetricsReader s);
+  void ServeBlob(const std::shared_ptr<rpc::RpcConnection>& connection, const std::string& key);
+  void HeartbeatTick();
+  void LoseTaskManager(const std::string& tm_id, const std::string& reason);
+
+  void TrySchedule(JobRecord& job);
+  void ScheduleWaitingJobs();
+  void Deploy(JobRecord& job);
+  void FailAttempt(JobRecord& job, const std::string& message, const std::string& task,
+                   const std::string& location);
+  void CancelAttempt(JobRecord& job, const std::string& reason);
+  // After every subtask of a failing/cancelling attempt ended: restart, fail or cancel.
+  void MaybeConcludeAttempt(JobRecord& job);
+  void Conclude(JobRecord& job, JobState state);
+  void ReleaseSlots(JobRecord& job);
+  std::string SubtaskName(const JobRecord& job, int vertex, int subtask) const;
+  void SendTo(const std::string& tm_id, capnp::MessageBuilder& message);
+
+  const JobManagerOptions& options_;
+  SerialExecutor& executor_;
+  server::BlobStore& blobs_;
+  server::SlotPool slot_pool_;
+  std::map<std::string, TaskManagerRecord> task_managers_;
+  std::map<std::string, std::unique_ptr<JobRecord>> jobs_;
+  std::vector<std::string> job_order_;  // submission order
+  uint64_t heartbeat_sequence_ = 0;
+};
+
+}  // namespace brook

@@ -1,0 +1,169 @@
+#include "cluster/src/server/prometheus_text.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "cluster/src/server/job_manager_core.h"
+
+namespace brook {
+
+namespace {
+
+std::string Escape(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string Number(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
+// Prometheus names allow [a-zA-Z_:][a-zA-Z0-9_:]*.
+std::string SanitizeName(const std::string& name) {
+  std::string out;
+  for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':') ? c : '_';
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out = "_" + out;
+  return out;
+}
+
+}  // namespace
+
+void PrometheusText::Family(const std::string& name, const std::string& type, const std::string& help) {
+  if (families_.count(name)) return;
+  order_.push_back(name);
+  families_[name] = {type, help, {}};
+}
+
+void PrometheusText::Sample(const std::string& name, const Labels& labels, double value) {
+  // Histogram/summary samples (_bucket, _sum, _count) belong to their base family.
+  std::string family = name;
+  for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+    const std::string s = suffix;
+    if (!families_.count(family) && family.size() > s.size() &&
+        family.compare(family.size() - s.size(), s.size(), s) == 0)
+      family = family.substr(0, family.size() - s.size());
+  }
+  if (!families_.count(family)) Family(family, "untyped", family);
+  std::string& out = families_[family].samples;
+  out += name;
+  if (!labels.empty()) {
+    out += '{';
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (i) out += ',';
+      out += SanitizeName(labels[i].first) + "=\"" + Escape(labels[i].second) + '"';
+    }
+    out += '}';
+  }
+  out += ' ' + Number(value) + '\n';
+}
+
+void PrometheusText::Process(const std::string& prefix, const ProcessStats& stats) {
+  Family(prefix + "_process_resident_memory_bytes", "gauge", "Resident set size of the process.");
+  Sample(prefix + "_process_resident_memory_bytes", {}, double(stats.rss_bytes));
+  Family(prefix + "_process_cpu_seconds_total", "counter", "User and system CPU time of the process.");
+  Sample(prefix + "_process_cpu_seconds_total", {}, stats.cpu_seconds);
+}
+
+std::string PrometheusText::str() const {
+  std::string out;
+  for (const auto& name : order_) {
+    const FamilyText& f = families_.at(name);
+    if (f.samples.empty()) continue;
+    out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n" + f.samples;
+  }
+  return out;
+}
+
+std::string JobManagerPrometheusText(const JobManagerCore& core, const ProcessStats& process) {
+  PrometheusText text;
+  text.Process("brook_jobmanager", process);
+  text.Family("brook_jobmanager_taskmanagers", "gauge", "Registered task managers.");
+  text.Sample("brook_jobmanager_taskmanagers", {}, double(core.task_managers().size()));
+  text.Family("brook_jobmanager_slots_total", "gauge", "Slots offered by registered task managers.");
+  text.Sample("brook_jobmanager_slots_total", {}, core.slots().total_slots());
+  text.Family("brook_jobmanager_slots_available", "gauge", "Free slots.");
+  text.Sample("brook_jobmanager_slots_available", {}, core.slots().free_slots());
+  text.Family("brook_jobmanager_jobs", "gauge", "Jobs by state.");
+  std::map<std::string, int> by_state;
+  for (const char* s : {"CREATED", "RUNNING", "FAILING", "CANCELLING", "RESTARTING", "FINISHED", "FAILED", "CANCELED"})
+    by_state[s] = 0;
+  for (const auto& [id, job] : core.jobs()) ++by_state[JobStateName(job->state)];
+  for (const auto& [state, n] : by_state) text.Sample("brook_jobmanager_jobs", {{"state", state}}, n);
+
+  text.Family("brook_job_restarts_total", "counter", "Restarts of a job.");
+  text.Family("brook_task_records_in_total", "counter", "Records a subtask received.");
+  text.Family("brook_task_records_out_total", "counter", "Records a subtask emitted.");
+  text.Family("brook_task_bytes_in_total", "counter", "Bytes a subtask received from the network.");
+  text.Family("brook_task_bytes_out_total", "counter", "Bytes a subtask sent over the network.");
+  text.Family("brook_task_busy_seconds_total", "counter", "Time a subtask spent processing.");
+  text.Family("brook_task_backpressured_seconds_total", "counter", "Time a subtask waited for output capacity.");
+  text.Family("brook_task_watermark_milliseconds", "gauge", "Current input watermark of a subtask.");
+  for (const auto& id : core.job_order()) {
+    const JobRecord& job = *core.jobs().at(id);
+    text.Sample("brook_job_restarts_total", {{"job", job.name}, {"job_id", job.id}}, job.restarts);
+    if (IsTerminal(job.state)) continue;
+    for (const auto& [where, sub] : job.subtasks) {
+      const PrometheusText::Labels labels = {{"job", job.name},
+                                             {"job_id", job.id},
+                                             {"vertex", job.graph->vertex(VertexId(where.first)).name},
+                                             {"subtask", std::to_string(where.second)},
+                                             {"taskmanager", sub.task_manager}};
+      const auto& m = sub.metrics;
+      text.Sample("brook_task_records_in_total", labels, double(m.records_in));
+      text.Sample("brook_task_records_out_total", labels, double(m.records_out));
+      text.Sample("brook_task_bytes_in_total", labels, double(m.bytes_in));
+      text.Sample("brook_task_bytes_out_total", labels, double(m.bytes_out));
+      text.Sample("brook_task_busy_seconds_total", labels, double(m.busy_ns) / 1e9);
+      text.Sample("brook_task_backpressured_seconds_total", labels, double(m.backpressure_ns) / 1e9);
+      if (m.watermark != INT64_MIN)
+        text.Sample("brook_task_watermark_milliseconds", labels, double(m.watermark));
+    }
+  }
+  return text.str();
+}
+
+std::string RegistryPrometheusText(const MetricRegistry& registry, const ProcessStats& process) {
+  PrometheusText text;
+  text.Process("brook_taskmanager", process);
+  for (const MetricEntry& entry : registry.Snapshot()) {
+    const std::string name = "brook_" + SanitizeName(entry.name);
+    const PrometheusText::Labels labels(entry.labels.begin(), entry.labels.end());
+    if (auto* counter = std::get_if<std::shared_ptr<Counter>>(&entry.metric)) {
+      const bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
+      const std::string counter_name = total ? name : name + "_total";
+      text.Family(counter_name, "counter", entry.name);
+      text.Sample(counter_name, labels, double((*counter)->value()));
+    } else if (auto* gauge = std::get_if<std::shared_ptr<Gauge>>(&entry.metric)) {
+      text.Family(name, "gauge", entry.name);
+      text.Sample(name, labels, (*gauge)->value());
+    } else if (auto* histogram = std::get_if<std::shared_ptr<Histogram>>(&entry.metric)) {
+      const auto& h = **histogram;
+      text.Family(name, "histogram", entry.name);
+      int64_t cumulative = 0;
+      for (int i = 0; i < Histogram::kBuckets; ++i) {
+        cumulative += h.BucketCount(i);
+        auto bucket = labels;
+        bucket.emplace_back("le", Number(double(Histogram::BucketUpperBound(i))));
+        text.Sample(name + "_bucket", bucket, double(cumulative));
+      }
+      auto inf = labels;
+      inf.emplace_back("le", "+Inf");
+      text.Sample(name + "_bucket", inf, double(h.count()));
+      text.Sample(name + "_sum", labels, double(h.sum()));
+      text.Sample(name + "_count", labels, double(h.count()));
+    }
+  }
+  return text.str();
+}
+
+}  // namespace brook

@@ -1,0 +1,259 @@
+// The distributed cluster as users run it: real brook-jobmanager and brook-taskmanager
+// processes on loopback, jobs submitted with the brook CLI as shared libraries.
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "process_cluster.h"
+
+namespace brook::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+uint64_t Mix(uint64_t x) {  // the job's key function, derived here independently of Brook
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The keyed_count job's exact output: for each key with n events, the lines "key 1".."key n".
+std::multiset<std::string> ExpectedCounts(uint64_t events, uint64_t keys) {
+  std::map<uint64_t, uint64_t> counts;
+  for (uint64_t i = 0; i < events; ++i) ++counts[Mix(i) % keys];
+  std::multiset<std::string> lines;
+  for (const auto& [key, n] : counts)
+    for (uint64_t c = 1; c <= n; ++c) lines.insert(std::to_string(key) + " " + std::to_string(c));
+  return lines;
+}
+
+std::multiset<std::string> ReadOutput(const std::filesystem::path& dir) {
+  std::multiset<std::string> lines;
+  if (!std::filesystem::exists(dir)) return lines;
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(file.path());
+    for (std::string line; std::getline(in, line);) lines.insert(line);
+  }
+  return lines;
+}
+
+std::vector<std::string> RunArgs(const std::filesystem::path& output, uint64_t events, uint64_t keys,
+                                 int parallelism, int rate) {
+  return {"run", KEYED_COUNT_JOB, "--parallelism", std::to_string(parallelism), "--",
+          "--events", std::to_string(events), "--keys", std::to_string(keys),
+          "--rate", std::to_string(rate), "--output", output.string()};
+}
+
+std::string JobIdFrom(const std::string& cli_output) {
+  const std::string marker = "submitted job ";
+  const auto pos = cli_output.find(marker);
+  if (pos == std::string::npos) return "";
+  return cli_output.substr(pos + marker.size(), 32);
+}
+
+std::string JobState(ProcessCluster& cluster, const std::string& id) {
+  const std::string body = cluster.Get("/jobs/" + id);
+  const auto pos = body.find("\"state\":\"");
+  if (pos == std::string::npos) return "";
+  return body.substr(pos + 9, body.find('"', pos + 9) - pos - 9);
+}
+
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+TEST(ClusterProcesses, RunsAJobAcrossTwoTaskManagersWithTheCli) {
+  ProcessCluster cluster;
+  cluster.AddTaskManager(2);
+  cluster.AddTaskManager(2);
+  cluster.WaitForTaskManagers(2);
+
+  const auto output = cluster.dir() / "out";
+  std::filesystem::create_directories(output);
+  const auto run = cluster.Brook(RunArgs(output, 20'000, 37, 4, 0));
+  ASSERT_EQ(run.exit_code, 0) << run.output << cluster.Logs();
+  EXPECT_NE(run.output.find("FINISHED"), std::string::npos) << run.output;
+  EXPECT_EQ(ReadOutput(output), ExpectedCounts(20'000, 37));
+
+  // Both task managers ran subtasks (slots are spread), and the CLI's other commands work.
+  const std::string id = JobIdFrom(run.output);
+  const std::string vertex = cluster.Get("/jobs/" + id + "/vertices/1");
+  EXPECT_NE(vertex.find("taskmanager-0"), std::string::npos) << vertex;
+  EXPECT_NE(vertex.find("taskmanager-1"), std::string::npos) << vertex;
+  const auto list = cluster.Brook({"list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.output.find(id), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("keyed_count"), std::string::npos) << list.output;
+  const auto status = cluster.Brook({"status", id.substr(0, 8)});
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("count per key"), std::string::npos) << status.output;
+  const auto tms = cluster.Brook({"taskmanagers"});
+  EXPECT_EQ(tms.exit_code, 0);
+  EXPECT_NE(tms.output.find("taskmanager-1"), std::string::npos) << tms.output;
+}
+
+TEST(ClusterProcesses, RestartsTheJobWhenATaskManagerIsKilled) {
+  ProcessCluster cluster({"heartbeat.interval=200ms", "heartbeat.timeout=1500ms",
+                          "restart-strategy.type=fixed-delay",
+                          "restart-strategy.fixed-delay.attempts=5",
+                          "restart-strategy.fixed-delay.delay=200ms"});
+  cluster.AddTaskManager(2);
+  ChildProcess& victim = cluster.AddTaskManager(2);
+  cluster.WaitForTaskManagers(2);
+
+  // About three seconds of input at the generator's rate limit.
+  const auto output = cluster.dir() / "out";
+  std::filesystem::create_directories(output);
+  const uint64_t events = 30'000;
+  const auto submit = cluster.Brook([&] {
+    auto args = RunArgs(output, events, 53, 4, 10'000);
+    args.insert(args.begin() + 1, "--detached");
+    return args;
+  }());
+  ASSERT_EQ(submit.exit_code, 0) << submit.output << cluster.Logs();
+  const std::string id = JobIdFrom(submit.output);
+  ASSERT_TRUE(WaitFor([&] { return ReadOutput(output).size() > 1000; }, 30s)) << cluster.Logs();
+
+  victim.Kill(SIGKILL);
+  victim.Wait(5s);
+  cluster.AddTaskManager(2);  // a replacement joins and receives work
+
+  ASSERT_TRUE(WaitFor([&] { return JobState(cluster, id) == "FINISHED"; }, 90s))
+      << JobState(cluster, id) << "\n" << cluster.Logs();
+  EXPECT_EQ(ReadOutput(output), ExpectedCounts(events, 53));
+  const std::string job = cluster.Get("/jobs/" + id);
+  EXPECT_EQ(job.find("\"restarts\":0"), std::string::npos) << job;
+  const std::string exceptions = cluster.Get("/jobs/" + id + "/exceptions");
+  EXPECT_NE(exceptions.find("taskmanager-1"), std::string::npos) << exceptions;
+}
+
+TEST(ClusterProcesses, RefusesBadJobLibrariesAndStaysUnchanged) {
+  ProcessCluster cluster;
+  cluster.AddTaskManager(1);
+  cluster.WaitForTaskManagers(1);
+
+  // A truncated copy of a real job library (its first 64 KiB: cut inside the loadable code, not
+  // just in the debug sections at the end, which would still load).
+  const auto truncated = cluster.dir() / "truncated.so";
+  {
+    std::ifstream in(KEYED_COUNT_JOB, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(truncated, std::ios::binary).write(bytes.data(), std::streamsize(std::min<size_t>(bytes.size(), 64 << 10)));
+  }
+  const auto bad = cluster.Brook({"run", truncated.string()});
+  EXPECT_EQ(bad.exit_code, 3) << bad.output;
+  EXPECT_NE(bad.output.find("HTTP 400"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("truncated.so"), std::string::npos) << bad.output;
+
+  const auto no_entry = cluster.Brook({"run", NO_ENTRY_LIBRARY});
+  EXPECT_EQ(no_entry.exit_code, 3) << no_entry.output;
+  EXPECT_NE(no_entry.output.find("brook_job_entry"), std::string::npos) << no_entry.output;
+
+  const auto missing = cluster.Brook({"run", (cluster.dir() / "nope.so").string()});
+  EXPECT_NE(missing.exit_code, 0) << missing.output;
+
+  // Nothing was stored or started.
+  EXPECT_NE(cluster.Get("/jars").find("\"files\":[]"), std::string::npos) << cluster.Get("/jars");
+  EXPECT_NE(cluster.Get("/jobs").find("\"jobs\":[]"), std::string::npos) << cluster.Get("/jobs");
+}
+
+TEST(ClusterProcesses, WrongTokenIsRefused) {
+  ProcessCluster cluster;
+  CommandResult result = RunCommand({BROOK_CLI_BIN, "--jobmanager",
+                                     "127.0.0.1:" + std::to_string(cluster.rest_port()), "--token",
+                                     "wrong", "run", KEYED_COUNT_JOB},
+                                    30s, cluster.dir());
+  EXPECT_EQ(result.exit_code, 3) << result.output;
+  EXPECT_NE(result.output.find("401"), std::string::npos) << result.output;
+  // A task manager with the wrong token never registers.
+  cluster.AddTaskManager(1, {});
+  auto& intruder = cluster.AddTaskManager(1, {"cluster.token=wrong"});
+  cluster.WaitForTaskManagers(1);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_NE(cluster.Get("/overview").find("\"taskmanagers\":1,"), std::string::npos);
+  intruder.Kill(SIGKILL);
+}
+
+void SendGarbage(uint16_t port, size_t bytes, uint64_t seed) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+    std::mt19937_64 random(seed);
+    std::string data(bytes, '\0');
+    for (auto& c : data) c = char(random());
+    (void)::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    std::this_thread::sleep_for(20ms);
+  }
+  ::close(fd);
+}
+
+TEST(ClusterProcesses, RandomBytesOnEveryPortLeaveTheClusterServing) {
+  ProcessCluster cluster;
+  cluster.AddTaskManager(2);
+  cluster.WaitForTaskManagers(1);
+  const std::string tms = cluster.Get("/taskmanagers");
+  const auto pos = tms.find("\"dataPort\":");
+  ASSERT_NE(pos, std::string::npos) << tms;
+  const auto data_port = uint16_t(std::stoi(tms.substr(pos + 11)));
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    SendGarbage(cluster.rpc_port(), 1 + seed * 97, seed);
+    SendGarbage(data_port, 1 + seed * 89, seed + 100);
+    SendGarbage(cluster.rest_port(), 1 + seed * 83, seed + 200);
+  }
+  const auto output = cluster.dir() / "out";
+  std::filesystem::create_directories(output);
+  const auto run = cluster.Brook(RunArgs(output, 5'000, 11, 2, 0));
+  ASSERT_EQ(run.exit_code, 0) << run.output << cluster.Logs();
+  EXPECT_EQ(ReadOutput(output), ExpectedCounts(5'000, 11));
+  EXPECT_TRUE(cluster.jobmanager().running());
+}
+
+TEST(ClusterProcesses, AJobWaitsForSlotsAndFailsClearlyWithoutThem) {
+  ProcessCluster cluster({"scheduler.slot-wait-timeout=1s"});
+  cluster.AddTaskManager(1);
+  cluster.WaitForTaskManagers(1);
+  const auto output = cluster.dir() / "out";
+  const auto run = cluster.Brook(RunArgs(output, 100, 3, 3, 0), 30s);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("not enough slots"), std::string::npos) << run.output;
+}
+
+TEST(ClusterProcesses, CancelStopsARunningJob) {
+  ProcessCluster cluster;
+  cluster.AddTaskManager(2);
+  cluster.WaitForTaskManagers(1);
+  const auto output = cluster.dir() / "out";
+  std::filesystem::create_directories(output);
+  auto args = RunArgs(output, 1'000'000, 10, 2, 1'000);
+  args.insert(args.begin() + 1, "--detached");
+  const auto submit = cluster.Brook(args);
+  ASSERT_EQ(submit.exit_code, 0) << submit.output << cluster.Logs();
+  const std::string id = JobIdFrom(submit.output);
+  ASSERT_TRUE(WaitFor([&] { return JobState(cluster, id) == "RUNNING"; }, 20s));
+  const auto cancel = cluster.Brook({"cancel", id});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  EXPECT_TRUE(WaitFor([&] { return JobState(cluster, id) == "CANCELED"; }, 20s)) << cluster.Logs();
+  // Its slots are free again.
+  EXPECT_TRUE(WaitFor([&] { return cluster.Get("/overview").find("\"slots-available\":2") != std::string::npos; }, 10s));
+}
+
+}  // namespace
+}  // namespace brook::testing

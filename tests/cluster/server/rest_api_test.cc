@@ -1,0 +1,257 @@
+// The job manager's REST API against a running cluster in this process (a JobManager and a
+// TaskManager, talking over loopback exactly as the processes do): every endpoint's JSON
+// shape, 4xx on malformed input, 401 without the token, 404 on unknown ids, and Prometheus
+// text on /metrics.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include <boost/json.hpp>
+
+#include "brook/cluster/rest/http_client.h"
+#include "brook/cluster/server/job_manager.h"
+#include "brook/cluster/server/task_manager.h"
+
+namespace brook {
+namespace {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+constexpr const char* kToken = "rest-test-token";
+
+class RestApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("brook-rest-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    JobManagerOptions jm;
+    jm.rpc_port = 0;
+    jm.rest_port = 0;
+    jm.cluster_token = kToken;
+    jm.blob_dir = dir_ / "blobs";
+    jm.heartbeat_interval = 100ms;
+    jm.heartbeat_timeout = 2000ms;
+    jobmanager_ = std::make_unique<JobManager>(jm);
+    std::string error;
+    ASSERT_TRUE(jobmanager_->Start(&error)) << error;
+    TaskManagerOptions tm;
+    tm.jobmanager_port = jobmanager_->rpc_port();
+    tm.cluster_token = kToken;
+    tm.id = "tm-rest-test";
+    tm.slots = 2;
+    tm.metrics_port = 0;
+    tm.working_dir = dir_ / "tm";
+    taskmanager_ = std::make_unique<TaskManager>(tm);
+    ASSERT_TRUE(taskmanager_->Start(&error)) << error;
+    for (int i = 0; i < 200 && jobmanager_->registered_task_managers() == 0; ++i)
+      std::this_thread::sleep_for(20ms);
+    ASSERT_EQ(jobmanager_->registered_task_managers(), 1u);
+    client_ = std::make_unique<http::HttpClient>("127.0.0.1", jobmanager_->rest_port(), kToken);
+  }
+
+  void TearDown() override {
+    taskmanager_.reset();
+    jobmanager_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  json::object GetJson(const std::string& target, int expected_status = 200) {
+    auto result = client_->Get(target);
+    EXPECT_EQ(result.status, expected_status) << target << ": " << result.body;
+    EXPECT_NE(result.content_type.find("application/json"), std::string::npos) << target;
+    boost::system::error_code ec;
+    json::value value = json::parse(result.body, ec);
+    EXPECT_FALSE(ec) << result.body;
+    return value.is_object() ? value.as_object() : json::object{};
+  }
+
+  // Uploads the test job and runs it; returns the job id.
+  std::string SubmitJob(int rate) {
+    auto upload = client_->PostFile("/jars/upload", KEYED_COUNT_JOB, "jarfile");
+    EXPECT_EQ(upload.status, 200) << upload.body;
+    const std::string jar(json::parse(upload.body).as_object().at("id").as_string());
+    json::object request{{"parallelism", 2},
+                         {"programArgsList", json::array{"--events", "1000000", "--rate",
+                                                         std::to_string(rate), "--output",
+                                                         (dir_ / "out").string()}}};
+    std::filesystem::create_directories(dir_ / "out");
+    auto run = client_->Post("/jars/" + jar + "/run", json::serialize(request));
+    EXPECT_EQ(run.status, 200) << run.body;
+    return std::string(json::parse(run.body).as_object().at("jobid").as_string());
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<JobManager> jobmanager_;
+  std::unique_ptr<TaskManager> taskmanager_;
+  std::unique_ptr<http::HttpClient> client_;
+};
+
+void ExpectErrorBody(const http::HttpClient::Result& result) {
+  boost::system::error_code ec;
+  json::value value = json::parse(result.body, ec);
+  ASSERT_FALSE(ec) << result.body;
+  ASSERT_TRUE(value.is_object());
+  ASSERT_TRUE(value.as_object().contains("errors")) << result.body;
+  EXPECT_FALSE(value.as_object().at("errors").as_array().empty());
+}
+
+TEST_F(RestApiTest, EveryEndpointHasFlinksShape) {
+  auto overview = GetJson("/overview");
+  EXPECT_EQ(overview.at("taskmanagers").as_int64(), 1);
+  EXPECT_EQ(overview.at("slots-total").as_int64(), 2);
+  for (const char* key : {"slots-available", "jobs-running", "jobs-finished", "jobs-cancelled",
+                          "jobs-failed", "brook-version"})
+    EXPECT_TRUE(overview.contains(key)) << key;
+
+  const std::string id = SubmitJob(20'000);
+  // Wait until the job runs and the task manager's heartbeats carry rates.
+  double rate = 0;
+  for (int i = 0; i < 200 && rate <= 0; ++i) {
+    auto job = GetJson("/jobs/" + id);
+    for (const auto& v : job.at("vertices").as_array())
+      rate += v.as_object().at("metrics").as_object().at("write-records-per-second").to_number<double>();
+    if (rate <= 0) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GT(rate, 0);
+
+  auto jobs = GetJson("/jobs");
+  ASSERT_EQ(jobs.at("jobs").as_array().size(), 1u);
+  const auto& summary = jobs.at("jobs").as_array()[0].as_object();
+  EXPECT_EQ(summary.at("id").as_string(), id);
+  EXPECT_EQ(summary.at("state").as_string(), "RUNNING");
+  for (const char* key : {"name", "start-time", "end-time", "duration"}) EXPECT_TRUE(summary.contains(key)) << key;
+
+  auto job = GetJson("/jobs/" + id);
+  EXPECT_EQ(job.at("name").as_string(), "keyed_count");
+  const auto& vertices = job.at("vertices").as_array();
+  ASSERT_EQ(vertices.size(), 2u);  // source, and count -> sink chained
+  for (const auto& v : vertices) {
+    const auto& vertex = v.as_object();
+    for (const char* key : {"id", "name", "parallelism", "status", "metrics"}) EXPECT_TRUE(vertex.contains(key)) << key;
+    for (const char* key : {"read-records", "write-records", "read-records-per-second",
+                            "write-records-per-second", "backpressure-ratio", "watermark"})
+      EXPECT_TRUE(vertex.at("metrics").as_object().contains(key)) << key;
+  }
+  const auto& nodes = job.at("plan").as_object().at("nodes").as_array();
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[1].as_object().at("inputs").as_array()[0].as_object().at("ship_strategy").as_string(), "HASH");
+
+  auto vertex = GetJson("/jobs/" + id + "/vertices/1");
+  ASSERT_EQ(vertex.at("subtasks").as_array().size(), 2u);
+  EXPECT_EQ(vertex.at("subtasks").as_array()[0].as_object().at("taskmanager-id").as_string(), "tm-rest-test");
+
+  auto exceptions = GetJson("/jobs/" + id + "/exceptions");
+  EXPECT_TRUE(exceptions.at("root-exception").is_null());
+  EXPECT_TRUE(exceptions.at("all-exceptions").as_array().empty());
+
+  auto checkpoints = GetJson("/jobs/" + id + "/checkpoints");
+  for (const char* key : {"counts", "latest", "history"}) EXPECT_TRUE(checkpoints.contains(key)) << key;
+
+  auto tms = GetJson("/taskmanagers");
+  ASSERT_EQ(tms.at("taskmanagers").as_array().size(), 1u);
+  const auto& tm = tms.at("taskmanagers").as_array()[0].as_object();
+  EXPECT_EQ(tm.at("slotsNumber").as_int64(), 2);
+  EXPECT_EQ(tm.at("freeSlots").as_int64(), 0);
+  auto tm_detail = GetJson("/taskmanagers/tm-rest-test");
+  EXPECT_EQ(tm_detail.at("slots").as_array()[0].as_object().at("job").as_string(), id);
+
+  auto jars = GetJson("/jars");
+  EXPECT_EQ(jars.at("files").as_array().size(), 1u);
+
+  // Cancel through PATCH, as Flink's API does.
+  auto cancel = client_->Patch("/jobs/" + id + "?mode=cancel");
+  EXPECT_EQ(cancel.status, 202) << cancel.body;
+  std::string state;
+  for (int i = 0; i < 200 && state != "CANCELED"; ++i) {
+    state = std::string(GetJson("/jobs/" + id).at("state").as_string());
+    if (state != "CANCELED") std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(state, "CANCELED");
+  EXPECT_EQ(client_->Patch("/jobs/" + id).status, 409);
+}
+
+TEST_F(RestApiTest, UnknownIdsAre404) {
+  for (const char* target : {"/jobs/0123456789abcdef0123456789abcdef", "/jobs/nope/exceptions",
+                             "/jobs/nope/checkpoints", "/jobs/nope/vertices/0", "/taskmanagers/nope",
+                             "/no/such/path"}) {
+    auto result = client_->Get(target);
+    EXPECT_EQ(result.status, 404) << target;
+    ExpectErrorBody(result);
+  }
+  auto run = client_->Post("/jars/" + std::string(64, 'a') + "/run", "{}");
+  EXPECT_EQ(run.status, 404) << run.body;
+  EXPECT_EQ(client_->Patch("/jobs/nope").status, 404);
+  const std::string id = SubmitJob(1000);
+  EXPECT_EQ(client_->Get("/jobs/" + id + "/vertices/7").status, 404);
+  EXPECT_EQ(client_->Get("/jobs/" + id + "/vertices/x").status, 404);
+}
+
+TEST_F(RestApiTest, MalformedRequestsAre4xxAndChangeNothing) {
+  auto empty = client_->Post("/jars/upload?name=x.so", "", "application/octet-stream");
+  EXPECT_EQ(empty.status, 400);
+  ExpectErrorBody(empty);
+  auto garbage = client_->Post("/jars/upload?name=x.so", "this is not an ELF file", "application/octet-stream");
+  EXPECT_EQ(garbage.status, 400) << garbage.body;
+  EXPECT_NE(garbage.body.find("x.so"), std::string::npos) << garbage.body;
+  auto bad_multipart = client_->Post("/jars/upload", "--x\r\n", "multipart/form-data; boundary=x");
+  EXPECT_EQ(bad_multipart.status, 400);
+
+  auto upload = client_->PostFile("/jars/upload", KEYED_COUNT_JOB, "jarfile");
+  ASSERT_EQ(upload.status, 200);
+  const std::string jar(json::parse(upload.body).as_object().at("id").as_string());
+  EXPECT_EQ(client_->Post("/jars/" + jar + "/run", "{not json").status, 400);
+  EXPECT_EQ(client_->Post("/jars/" + jar + "/run", R"({"parallelism":"many"})").status, 400);
+  EXPECT_EQ(client_->Post("/jars/" + jar + "/run", R"({"parallelism":-3})").status, 400);
+  EXPECT_EQ(client_->Patch("/jobs/x?mode=stop").status, 400);
+  EXPECT_TRUE(GetJson("/jobs").at("jobs").as_array().empty());
+}
+
+TEST_F(RestApiTest, MutatingCallsNeedTheToken) {
+  http::HttpClient anonymous("127.0.0.1", jobmanager_->rest_port());
+  http::HttpClient wrong("127.0.0.1", jobmanager_->rest_port(), "wrong");
+  for (auto* client : {&anonymous, &wrong}) {
+    auto upload = client->PostFile("/jars/upload", KEYED_COUNT_JOB, "jarfile");
+    EXPECT_EQ(upload.status, 401) << upload.body;
+    ExpectErrorBody(upload);
+    EXPECT_EQ(client->Patch("/jobs/x").status, 401);
+    EXPECT_EQ(client->Post("/jars/" + std::string(64, 'a') + "/run", "{}").status, 401);
+    EXPECT_EQ(client->Get("/overview").status, 200);  // reads are open by default
+  }
+  EXPECT_TRUE(GetJson("/jars").at("files").as_array().empty());
+}
+
+TEST_F(RestApiTest, MetricsArePrometheusText) {
+  const std::string id = SubmitJob(20'000);
+  auto metric = [&](const std::string& text, const std::string& name) {
+    double sum = 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind(name, 0) == 0 && (line[name.size()] == '{' || line[name.size()] == ' '))
+        sum += std::stod(line.substr(line.rfind(' ') + 1));
+    return sum;
+  };
+  std::string first;
+  for (int i = 0; i < 200; ++i) {
+    first = client_->Get("/metrics").body;
+    if (metric(first, "brook_task_records_out_total") > 0) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(first.find("# TYPE brook_jobmanager_taskmanagers gauge"), std::string::npos) << first;
+  EXPECT_GT(metric(first, "brook_task_records_out_total"), 0) << first;
+  std::this_thread::sleep_for(500ms);
+  const std::string second = client_->Get("/metrics").body;
+  EXPECT_GT(metric(second, "brook_task_records_out_total"), metric(first, "brook_task_records_out_total"));
+
+  http::HttpClient tm("127.0.0.1", taskmanager_->metrics_port());
+  auto tm_metrics = tm.Get("/metrics");
+  EXPECT_EQ(tm_metrics.status, 200);
+  EXPECT_NE(tm_metrics.body.find("brook_taskmanager_process_resident_memory_bytes"), std::string::npos);
+  EXPECT_GT(metric(tm_metrics.body, "brook_numRecordsOut_total"), 0) << tm_metrics.body;
+  client_->Patch("/jobs/" + id);
+}
+
+}  // namespace
+}  // namespace brook
