@@ -99,12 +99,12 @@ NetworkChannelDirectory::NetworkChannelDirectory(const JobGraph& job,
         ++local_channels_;
         break;
       case Planned::Kind::kSender:
-        channel = edge.type->MakeNetworkSender(*network, id, options.batch_size);
+        channel = edge.type->MakeNetworkSender(network->OpenOutbound(id), options.batch_size);
         ++senders_;
         break;
       case Planned::Kind::kReceiver:
         channel = edge.type->MakeNetworkReceiver(
-            *network, id, *remote[size_t(edge.source_vertex.value())][size_t(p)]);
+            network->OpenInbound(id, *remote[size_t(edge.source_vertex.value())][size_t(p)]));
         ++receivers_;
         break;
     }
