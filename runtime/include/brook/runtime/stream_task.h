@@ -19,6 +19,9 @@
 //   declined. NotifyCheckpointComplete/Aborted(n) reach every operator through the mailbox.
 //   A task started with SetRestoreState() restores its operators before processing, and
 //   replays unaligned channel state before reading its inputs.
+//   Limitation: a forwarded barrier queues behind the records already in the task's output
+//   channels (it overtakes input-side records only), so under backpressure an unaligned
+//   checkpoint still waits for the output queues to drain, though never for alignment.
 //
 // Threading: wiring before Run(); Run() on the task thread; Cancel(), TriggerCheckpoint(),
 // NotifyCheckpoint*(), mailbox() and metrics() from any thread.
