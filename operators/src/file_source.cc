@@ -4,9 +4,15 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "brook/runtime/operator_state_registry.h"
+
 namespace brook {
 
 namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kOffsetsState = "file-offsets";
+}  // namespace
 
 void FileSource::Open(RuntimeContext& context) {
   SourceOperatorBase::Open(context);
@@ -24,6 +30,38 @@ void FileSource::Open(RuntimeContext& context) {
   }
   for (size_t j = size_t(context.subtask_index); j < all.size(); j += size_t(context.parallelism))
     files_.push_back(all[j]);
+}
+
+void FileSource::SnapshotState(SnapshotContext& context) {
+  std::vector<std::pair<std::string, uint64_t>> offsets;
+  for (size_t i = 0; i < files_.size(); ++i) {
+    uint64_t offset = 0;
+    if (i < file_index_) offset = kFinished;
+    else if (i == file_index_) offset = offset_;
+    else if (auto it = restored_offsets_.find(files_[i]); it != restored_offsets_.end()) offset = it->second;
+    offsets.emplace_back(files_[i], offset);
+  }
+  context.operator_state().GetUnionListState<std::pair<std::string, uint64_t>>(kOffsetsState).update(offsets);
+}
+
+void FileSource::InitializeState(InitializationContext& context) {
+  auto& state = context.operator_state().GetUnionListState<std::pair<std::string, uint64_t>>(kOffsetsState);
+  if (!context.is_restored()) return;
+  for (const auto& [path, offset] : state.get()) restored_offsets_[path] = offset;
+  SkipToUnfinishedFile();
+}
+
+void FileSource::SkipToUnfinishedFile() {
+  offset_ = 0;
+  while (file_index_ < files_.size()) {
+    auto it = restored_offsets_.find(files_[file_index_]);
+    if (it == restored_offsets_.end()) return;
+    if (it->second != kFinished) {
+      offset_ = it->second;
+      return;
+    }
+    ++file_index_;
+  }
 }
 
 bool FileSource::OpenNextFile() {
@@ -49,7 +87,7 @@ SourceStatus FileSource::EmitNext() {
     stream_.close();
     stream_open_ = false;
     ++file_index_;
-    offset_ = 0;
+    SkipToUnfinishedFile();
   }
   if (!batch_.empty()) {
     output()->Push(batch_);

@@ -172,9 +172,13 @@ class Job {
 
   // Triggers checkpoint `id` at the sources, waits for every task's ack, completes it in storage
   // and notifies every task: the job manager's coordinator, reduced to its core.
+  // The sources are triggered a few milliseconds apart, as RPCs to different task managers
+  // are: barriers then reach each counter at different times, with records in flight between.
   bool Trigger(int64_t id, Timestamp now) {
-    for (int s = 0; s < kParallelism; ++s)
+    for (int s = 0; s < kParallelism; ++s) {
+      if (s > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       if (!tasks_[size_t(s)]->TriggerCheckpoint(CheckpointId(id), now)) return false;
+    }
     return true;
   }
 
@@ -253,7 +257,7 @@ TEST_P(ExactlyOncePipeline, KilledAfterCheckpointAndRestoredProducesExactlyTheUn
                                                      ToString(GetParam()));
   fs::remove_all(root);
   const fs::path output = root / "out";
-  CheckpointStorage storage({(root / "checkpoints").string(), size_t{1} << 30, 2});
+  CheckpointStorage storage({(root / "checkpoints").string(), size_t{1} << 30, 3});
   SnapshotExecutor executor(2);
   executor.Start();
   Responder responder;
@@ -274,13 +278,18 @@ TEST_P(ExactlyOncePipeline, KilledAfterCheckpointAndRestoredProducesExactlyTheUn
     EXPECT_TRUE(job.failures().empty()) << job.failures()[0];
   }
   EXPECT_LT(CommittedLines(output).size(), size_t(kRecords)) << "the kill came too late to matter";
-  EXPECT_EQ(storage.CompletedCheckpoints(kJob), (std::vector<CheckpointId>{CheckpointId(2), CheckpointId(3)}));
+  EXPECT_EQ(storage.CompletedCheckpoints(kJob),
+            (std::vector<CheckpointId>{CheckpointId(1), CheckpointId(2), CheckpointId(3)}));
 
   const std::string from = storage.CheckpointDirectory(kJob, CheckpointId(3));
-  size_t in_flight = 0;
-  for (int c = 0; c < kParallelism; ++c)
-    for (const auto& channel : storage.LoadTaskState(from, {"count", c, kParallelism, kMaxParallelism}).channel_state)
-      in_flight += channel.size();
+  size_t in_flight = 0;  // over checkpoints 1-3: how much channel state they captured
+  for (int64_t id = 1; id <= 3; ++id)
+    for (int c = 0; c < kParallelism; ++c)
+      for (const auto& channel :
+           storage.LoadTaskState(storage.CheckpointDirectory(kJob, CheckpointId(id)),
+                                 {"count", c, kParallelism, kMaxParallelism})
+               .channel_state)
+        in_flight += channel.size();
   if (GetParam() == CheckpointingMode::kUnaligned) {
     EXPECT_GT(in_flight, 0u) << "no records in flight at the unaligned checkpoint: nothing tested";
   } else {
