@@ -43,6 +43,7 @@ void CheckpointBarrierHandler::RecordInFlight(size_t channel, std::string record
 void CheckpointBarrierHandler::OnBarrier(const CheckpointBarrier& barrier, size_t channel) {
   const int64_t id = barrier.id.value();
   if (id <= last_done_) return;  // late barrier of a finished or aborted checkpoint
+  if (pending_ && id < pending_->value()) return;  // superseded: a newer one is aligning
   if (pending_ && id > pending_->value()) {
     listener_->OnCheckpointAborted(*pending_, "checkpoint " + std::to_string(id) +
                                                   " started before this one completed");

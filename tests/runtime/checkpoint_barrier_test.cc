@@ -126,6 +126,19 @@ TEST(CheckpointBarrierHandler, NewerBarrierAbortsThePendingAlignment) {
   EXPECT_EQ(f.listener.triggered, (std::vector<int64_t>{2}));
 }
 
+TEST(CheckpointBarrierHandler, AnOlderBarrierArrivingDuringANewerAlignmentIsIgnored) {
+  Fixture f(CheckpointingMode::kAligned);
+  f.Barrier(0, 2);
+  f.Drain();
+  f.Barrier(1, 1);  // checkpoint 1 never started here; it must not count for 2
+  f.Drain();
+  EXPECT_TRUE(f.listener.triggered.empty());
+  EXPECT_TRUE(f.handler.IsBlocked(0));
+  f.Barrier(1, 2);
+  f.Drain();
+  EXPECT_EQ(f.listener.triggered, (std::vector<int64_t>{2}));
+}
+
 TEST(CheckpointBarrierHandler, CoordinatorAbortUnblocksAndIgnoresLateBarriers) {
   Fixture f(CheckpointingMode::kAligned);
   f.Barrier(0, 3);

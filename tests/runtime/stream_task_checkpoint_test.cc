@@ -225,5 +225,108 @@ TEST(StreamTaskCheckpoint, SourceTriggerSnapshotsAtTheBarrierAcksAndRestoresExac
   executor.Stop();
 }
 
+// Records what reaches it, readable from the test thread.
+class RecordingOperator final : public OneInputOperator<int64_t> {
+ public:
+  void ProcessBatch(RecordBatch<int64_t>& batch) override {
+    std::lock_guard lock(mutex_);
+    for (auto& r : batch.records) values_.push_back(r.value);
+  }
+  std::vector<int64_t> values() {
+    std::lock_guard lock(mutex_);
+    return values_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<int64_t> values_;
+};
+
+template <typename Pred>
+bool WaitFor(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST(StreamTaskCheckpoint, CoordinatorAbortReleasesABlockedChannelWithoutAckOrDecline) {
+  LocalChannel<int64_t> a{8}, b{8};
+  CollectingResponder responder;
+  StreamTask task("aligned (1/1)");
+  RuntimeContext context;
+  context.operator_name = "record";
+  auto* op = dynamic_cast<RecordingOperator*>(
+      task.AddOperator(std::make_unique<RecordingOperator>(), context));
+  ChainingOutput<int64_t> head(op);
+  task.SetInput(std::make_unique<InputGate<int64_t>>(std::vector<ChannelReceiver<int64_t>*>{&a, &b},
+                                                     &head, &task.metrics()),
+                {&a, &b});
+  task.SetCheckpointing({nullptr, &responder, nullptr});
+  std::thread runner([&] { task.Run(); });
+  auto record = [](int64_t v) {
+    RecordBatch<int64_t> batch;
+    batch.push(v, 0);
+    return ChannelElement<int64_t>(std::move(batch));
+  };
+  auto barrier = [](int64_t id) {
+    return ChannelElement<int64_t>(StreamEvent(CheckpointBarrier{CheckpointId(id), 0}));
+  };
+
+  a.Send(barrier(1), nullptr);
+  a.Send(record(5), nullptr);  // held back: channel a is aligning
+  b.Send(record(7), nullptr);
+  ASSERT_TRUE(WaitFor([&] { return op->values() == std::vector<int64_t>{7}; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(op->values(), (std::vector<int64_t>{7}));
+  EXPECT_TRUE(task.NotifyCheckpointAborted(CheckpointId(1)));
+  ASSERT_TRUE(WaitFor([&] { return op->values().size() == 2; }));
+  EXPECT_EQ(op->values(), (std::vector<int64_t>{7, 5}));
+  b.Send(barrier(1), nullptr);  // late barrier of the aborted checkpoint: ignored
+
+  a.Send(barrier(2), nullptr);
+  b.Send(barrier(2), nullptr);
+  ASSERT_TRUE(WaitFor([&] { return responder.num_acks() == 1; }));
+  EXPECT_EQ(responder.acks[0].checkpoint_id, CheckpointId(2));
+  EXPECT_TRUE(responder.declines.empty());
+  a.Send(ChannelElement<int64_t>(StreamEvent(EndOfPartition{})), nullptr);
+  b.Send(ChannelElement<int64_t>(StreamEvent(EndOfPartition{})), nullptr);
+  runner.join();
+  EXPECT_EQ(responder.num_acks(), 1u);
+}
+
+TEST(StreamTaskCheckpoint, ANewerBarrierDeclinesThePendingCheckpoint) {
+  LocalChannel<int64_t> a{8}, b{8};
+  CollectingResponder responder;
+  StreamTask task("aligned (1/1)");
+  RuntimeContext context;
+  context.operator_name = "record";
+  auto* op = dynamic_cast<RecordingOperator*>(
+      task.AddOperator(std::make_unique<RecordingOperator>(), context));
+  ChainingOutput<int64_t> head(op);
+  task.SetInput(std::make_unique<InputGate<int64_t>>(std::vector<ChannelReceiver<int64_t>*>{&a, &b},
+                                                     &head, &task.metrics()),
+                {&a, &b});
+  task.SetCheckpointing({nullptr, &responder, nullptr});
+  std::thread runner([&] { task.Run(); });
+  auto barrier = [](int64_t id) {
+    return ChannelElement<int64_t>(StreamEvent(CheckpointBarrier{CheckpointId(id), 0}));
+  };
+  a.Send(barrier(1), nullptr);
+  b.Send(barrier(2), nullptr);
+  a.Send(barrier(2), nullptr);
+  ASSERT_TRUE(WaitFor([&] { return responder.num_acks() == 1; }));
+  {
+    std::lock_guard lock(responder.mutex_);
+    ASSERT_EQ(responder.declines.size(), 1u);
+    EXPECT_NE(responder.declines[0].find(" 1: "), std::string::npos) << responder.declines[0];
+    EXPECT_EQ(responder.acks[0].checkpoint_id, CheckpointId(2));
+  }
+  task.Cancel();
+  runner.join();
+}
+
 }  // namespace
 }  // namespace brook
