@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <span>
 #include <stdexcept>
 #include <tuple>
@@ -201,10 +204,32 @@ std::string CheckpointStorage::CheckpointDirectory(const std::string& job_id, Ch
   return (fs::path(options_.directory) / job_id / ("chk-" + std::to_string(id.value()))).string();
 }
 
+namespace {
+// LMDB forbids two MDB_envs on one file in one process (closing one drops the other's locks), and
+// a MiniCluster has the job manager's and the task managers' storages in one process. So every
+// CheckpointStorage shares one registry: an environment is opened once per process, kept open
+// while someone uses it, and closed before it may be opened again.
+struct EnvironmentRegistry {
+  std::mutex mutex;
+  std::condition_variable closed;
+  std::map<std::string, std::weak_ptr<void>> open;  // guarded by mutex
+};
+EnvironmentRegistry& Registry() {
+  static EnvironmentRegistry* registry = new EnvironmentRegistry;  // never destroyed: used at exit
+  return *registry;
+}
+}  // namespace
+
 std::shared_ptr<CheckpointStorage::Environment> CheckpointStorage::EnvironmentAt(
     const std::string& directory, bool create) {
-  std::lock_guard lock(mutex_);
-  if (auto it = environments_.find(directory); it != environments_.end()) return it->second;
+  EnvironmentRegistry& registry = Registry();
+  std::unique_lock lock(registry.mutex);
+  while (true) {
+    auto it = registry.open.find(directory);
+    if (it == registry.open.end()) break;
+    if (auto env = it->second.lock()) return std::static_pointer_cast<Environment>(env);
+    registry.closed.wait(lock);  // its last user is closing it
+  }
   std::error_code ec;
   if (create) {
     fs::create_directories(directory, ec);
@@ -212,14 +237,16 @@ std::shared_ptr<CheckpointStorage::Environment> CheckpointStorage::EnvironmentAt
   } else if (!fs::exists(fs::path(directory) / "data.mdb", ec)) {
     throw std::runtime_error("checkpoint storage: no checkpoint at " + directory);
   }
-  auto env = std::make_shared<Environment>(directory, options_.map_size);
-  environments_.emplace(directory, env);
+  std::shared_ptr<Environment> env(new Environment(directory, options_.map_size),
+                                   [directory](Environment* e) {
+                                     EnvironmentRegistry& r = Registry();
+                                     std::lock_guard closing(r.mutex);
+                                     delete e;
+                                     r.open.erase(directory);
+                                     r.closed.notify_all();
+                                   });
+  registry.open[directory] = env;
   return env;
-}
-
-void CheckpointStorage::Close(const std::string& directory) {
-  std::lock_guard lock(mutex_);
-  environments_.erase(directory);
 }
 
 std::string CheckpointStorage::WriteTaskSnapshot(const std::string& job_id,
@@ -290,7 +317,6 @@ std::vector<CheckpointId> CheckpointStorage::CompletedCheckpoints(const std::str
 
 void CheckpointStorage::Discard(const std::string& job_id, CheckpointId id) {
   const std::string directory = CheckpointDirectory(job_id, id);
-  Close(directory);
   std::error_code ec;
   fs::remove_all(directory, ec);
 }

@@ -197,6 +197,24 @@ TEST(CheckpointStorage, ChannelStateRestoresOnlyAtTheSameParallelism) {
   EXPECT_THROW(storage.LoadTaskState(chk, Location(0, 3)), std::runtime_error);
 }
 
+TEST(CheckpointStorage, StoragesInOneProcessShareTheDirectory) {
+  // A MiniCluster: the task managers write, the job manager completes, discards and restores.
+  TempDir dir;
+  CheckpointStorage task_manager({dir.path.string()});
+  CheckpointStorage job_manager({dir.path.string(), size_t{1} << 30, 1});
+  auto writer = task_manager.CreateWriter("job", Location(0, 2));
+  for (int64_t id = 1; id <= 3; ++id) {
+    writer->Write(MakeSnapshot(id, 0));
+    task_manager.WriteTaskSnapshot("job", Location(1, 2), MakeSnapshot(id, 1));
+    Complete(job_manager, "job", id);
+    EXPECT_EQ(task_manager.LoadTaskState(job_manager.CheckpointDirectory("job", CheckpointId(id)),
+                                         Location(1, 2))
+                  .operators[0],
+              MakeSnapshot(id, 1).operators[0]);
+  }
+  EXPECT_EQ(task_manager.CompletedCheckpoints("job"), (std::vector<CheckpointId>{CheckpointId(3)}));
+}
+
 TEST(CheckpointMetadata, RoundTripsAndRejectsCorruptBytes) {
   CheckpointMetadata m;
   m.job_id = "j";

@@ -27,13 +27,12 @@
 //
 // Threading: every method from any thread; writes to one checkpoint are serialized by LMDB's
 // writer lock. Life cycle: the storage outlives its writers (and so the snapshot executor's
-// jobs that hold them); environments stay open until the checkpoint is discarded or the storage
-// destroyed.
+// jobs that hold them). An environment is open only while a call uses it, and at most once per
+// process however many storages there are (LMDB's rule; a MiniCluster's job manager and task
+// managers share the process).
 #pragma once
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,14 +98,11 @@ class CheckpointStorage {
 
  private:
   class Environment;
-  // The open environment of `directory`, opened (created if `create`) on first use. Shared: a
-  // write in flight keeps it alive while Discard() drops it from the map.
+  // The environment of `directory` (created if `create`), shared with every other user in the
+  // process, closed when the last one lets go.
   std::shared_ptr<Environment> EnvironmentAt(const std::string& directory, bool create);
-  void Close(const std::string& directory);
 
   const CheckpointStorageOptions options_;
-  std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<Environment>> environments_;  // guarded by mutex_
 };
 
 }  // namespace brook
