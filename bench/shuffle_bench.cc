@@ -191,8 +191,8 @@ class Deployment {
         graph_,
         [&](brook::VertexId vertex, int) {
           const bool producer = vertex.value() == 0;
-          return producer == producer_side ? brook::SubtaskLocation::Local()
-                                           : brook::SubtaskLocation::At(peer);
+          return producer == producer_side ? brook::SubtaskPlace::Local()
+                                           : brook::SubtaskPlace::At(peer);
         },
         &network, options);
     brook::DeploymentOptions deployment;

@@ -33,7 +33,9 @@ function(brook_add_job target)
   endif()
   # In Brook's tree the job main is the object library brook_job_main; in the installed
   # package it is the imported Brook::job_main.
-  if(TARGET brook_job_main)
+  if(TARGET brook_job_main_web)
+    set(job_main brook_job_main_web)
+  elseif(TARGET brook_job_main)
     set(job_main brook_job_main)
   elseif(TARGET Brook::job_main)
     set(job_main Brook::job_main)
@@ -58,4 +60,7 @@ function(brook_add_job target)
 
   add_executable(${target} $<TARGET_OBJECTS:${target}_job> $<TARGET_OBJECTS:${job_main}>)
   target_link_libraries(${target} PRIVATE Brook::cluster ${ARG_LINK_LIBRARIES})
+  if(job_main STREQUAL "brook_job_main_web")
+    target_link_libraries(${target} PRIVATE brook_server)
+  endif()
 endfunction()

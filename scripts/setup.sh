@@ -12,6 +12,7 @@ PACKAGES=(
   librdkafka-dev libhiredis-dev redis-server
   libcli11-dev libspdlog-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  nodejs chromium prometheus  # the status page's browser test, and promtool for /metrics
 )
 
 missing=()

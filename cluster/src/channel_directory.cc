@@ -34,7 +34,7 @@ NetworkChannelDirectory::NetworkChannelDirectory(const JobGraph& job,
     auto& addresses = remote[size_t(vertex.id.value())];
     addresses.resize(size_t(vertex.parallelism));
     for (int s = 0; s < vertex.parallelism; ++s) {
-      SubtaskLocation location = placement(vertex.id, s);
+      SubtaskPlace location = placement(vertex.id, s);
       if (location.is_local()) {
         local_subtasks_.emplace_back(vertex.id, s);
         continue;

@@ -46,7 +46,7 @@ class LocalJob final : public RunningJob {
       channel_options.channel_capacity = options_.channel_capacity;
       channel_options.batch_size = options_.batch_size;
       channels_ = std::make_unique<NetworkChannelDirectory>(
-          graph_, [](VertexId, int) { return SubtaskLocation::Local(); }, nullptr,
+          graph_, [](VertexId, int) { return SubtaskPlace::Local(); }, nullptr,
           channel_options);
       for (auto [vertex, subtask] : channels_->local_subtasks())
         tasks_.push_back(

@@ -12,7 +12,9 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
                                           const DeploymentOptions& options) {
   const std::string task_name =
       vertex.name + " (" + std::to_string(subtask + 1) + "/" + std::to_string(vertex.parallelism) + ")";
-  auto task = std::make_unique<StreamTask>(task_name, options.task);
+  StreamTaskOptions task_options = options.task;
+  task_options.checkpointing_mode = job.config().checkpoint.mode;
+  auto task = std::make_unique<StreamTask>(task_name, task_options);
   const MetricLabels labels = {{"job", job.name()},
                                {"job_id", options.job_id},
                                {"vertex", std::to_string(vertex.id.value())},
@@ -27,6 +29,9 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
     context.job_name = job.name();
     context.task_name = vertex.name;
     context.operator_name = node.name;
+    // Checkpointed state is matched to operators by this id across runs: the uid, else the
+    // node id (stable as long as the job's graph is built the same way).
+    context.operator_id = node.uid.empty() ? "node-" + std::to_string(id.value()) : node.uid;
     context.subtask_index = subtask;
     context.parallelism = vertex.parallelism;
     context.max_parallelism = vertex.max_parallelism;

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   options.rest_port = s.rest_port;
   options.cluster_token = s.cluster_token;
   options.blob_dir = s.blob_directory;
+  options.checkpoint_dir = s.checkpoint_directory;
+  options.retained_checkpoints = s.retained_checkpoints;
   if (s.blob_max_bytes > 0) options.max_jar_bytes = s.blob_max_bytes;
   options.heartbeat_interval = s.heartbeat.interval;
   options.heartbeat_timeout = s.heartbeat.timeout;

@@ -70,7 +70,7 @@ class TestTaskManager {
         *graph_,
         [&](VertexId vertex, int subtask) {
           const int at = owner(vertex, subtask);
-          return at == index_ ? SubtaskLocation::Local() : SubtaskLocation::At(peers[size_t(at)]);
+          return at == index_ ? SubtaskPlace::Local() : SubtaskPlace::At(peers[size_t(at)]);
         },
         &network_, options);
     DeploymentOptions deployment;
@@ -343,8 +343,8 @@ TEST(NetworkChannelDirectory, RemoteSubtaskWithoutNetworkEnvironmentIsRefused) {
     NetworkChannelDirectory directory(
         graph,
         [](VertexId v, int) {
-          return v.value() == kSourceVertex ? SubtaskLocation::At({"127.0.0.1", 1})
-                                            : SubtaskLocation::Local();
+          return v.value() == kSourceVertex ? SubtaskPlace::At({"127.0.0.1", 1})
+                                            : SubtaskPlace::Local();
         },
         nullptr, {});
     ADD_FAILURE() << "a remote subtask was accepted without a network environment";
@@ -361,7 +361,7 @@ TEST(NetworkChannelDirectory, AsksForChannelsOfSubtasksPlacedElsewhereAreRefused
   NetworkChannelDirectory directory(
       graph,
       [&](VertexId, int s) {
-        return s == 0 ? SubtaskLocation::Local() : SubtaskLocation::At({"127.0.0.1", 1});
+        return s == 0 ? SubtaskPlace::Local() : SubtaskPlace::At({"127.0.0.1", 1});
       },
       &tm.network(), {});
   EXPECT_TRUE(directory.is_local(VertexId(kMapVertex), 0));

@@ -46,6 +46,11 @@ std::vector<ConfigOption> BrookOptions() {
        "Directory of the blob store (uploaded job libraries on the job manager, fetched ones on "
        "a task manager). Empty: a fresh directory under the system's temporary directory.", kAll},
       {"blob.max-size", kSize, "256mb", "The largest job library accepted.", kAll},
+      {"state.checkpoints.dir", kString, "",
+       "Directory of the checkpoints of every job (task managers write into it too: a directory "
+       "they share). Empty: 'checkpoints' next to the blob store.", kJm},
+      {"state.checkpoints.num-retained", kInt, "3", "Completed checkpoints kept per job.", kJm, 1,
+       1000},
       {"log.level", kString, "info", "Least severe log messages written.", kAll, 0, 0,
        {"trace", "debug", "info", "warn", "error", "off"}},
 

@@ -7,6 +7,8 @@
 #   both      heartbeat (TM's carries its task metrics)
 #   JM -> TM  deployJob, cancelJob       TM -> JM  taskStateChanged (per subtask)
 #   TM -> JM  requestBlob                JM -> TM  blobChunk (the job library, in pieces)
+#   JM -> TM  triggerCheckpoint          TM -> JM  acknowledgeCheckpoint / declineCheckpoint
+#   JM -> TM  notifyCheckpoint (completed or aborted)
 #
 # Evolve by Cap'n Proto's rules: add fields and union members, never renumber.
 @0xcdc82a6bb2f68ea1;
@@ -83,6 +85,46 @@ struct DeployJob {
   taskManagers @9 :List(TaskManagerAddress);  # every TM named in placements
   bufferTimeoutMs @10 :Int64;
   batchSize @11 :UInt32;
+  checkpointDirectory @12 :Text;  # where tasks write snapshots; empty: checkpointing is off
+  restoreDirectory @13 :Text;     # the completed checkpoint to start from; empty: none
+}
+
+# Sources of the attempt take checkpoint `checkpointId` and emit its barrier.
+struct TriggerCheckpoint {
+  jobId @0 :Text;
+  attempt @1 :Int32;
+  checkpointId @2 :Int64;
+  timestamp @3 :Int64;
+}
+
+struct AcknowledgeCheckpoint {
+  jobId @0 :Text;
+  attempt @1 :Int32;
+  checkpointId @2 :Int64;
+  vertex @3 :Int32;
+  subtask @4 :Int32;
+  taskName @5 :Text;
+  stateHandle @6 :Text;
+  stateSize @7 :UInt64;
+  syncNs @8 :Int64;
+  asyncNs @9 :Int64;
+  alignmentNs @10 :Int64;
+}
+
+struct DeclineCheckpoint {
+  jobId @0 :Text;
+  attempt @1 :Int32;
+  checkpointId @2 :Int64;
+  vertex @3 :Int32;
+  subtask @4 :Int32;
+  reason @5 :Text;
+}
+
+struct NotifyCheckpoint {
+  jobId @0 :Text;
+  attempt @1 :Int32;
+  checkpointId @2 :Int64;
+  completed @3 :Bool;  # false: aborted
 }
 
 struct CancelJob {
@@ -131,5 +173,9 @@ struct ControlMessage {
     taskStateChanged @5 :TaskStateChanged;
     requestBlob @6 :RequestBlob;
     blobChunk @7 :BlobChunk;
+    triggerCheckpoint @8 :TriggerCheckpoint;
+    acknowledgeCheckpoint @9 :AcknowledgeCheckpoint;
+    declineCheckpoint @10 :DeclineCheckpoint;
+    notifyCheckpoint @11 :NotifyCheckpoint;
   }
 }

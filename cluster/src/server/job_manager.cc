@@ -51,7 +51,13 @@ class JobManager::Impl final : public rpc::RpcHandler {
       return false;
     }
     blobs_ = std::move(blobs).value();
-    core_ = std::make_unique<JobManagerCore>(options_, executor_, *blobs_);
+    if (options_.checkpoint_dir.empty()) options_.checkpoint_dir = blob_dir.parent_path() / "checkpoints";
+    try {
+      core_ = std::make_unique<JobManagerCore>(options_, executor_, *blobs_);
+    } catch (const std::exception& e) {
+      if (error) *error = std::string("cannot open the checkpoint storage: ") + e.what();
+      return false;
+    }
 
     rpc::RpcOptions rpc_options;
     rpc_options.cluster_token = options_.cluster_token;
@@ -96,6 +102,26 @@ class JobManager::Impl final : public rpc::RpcHandler {
     return executor_.Call([this] { return core_->task_managers().size(); });
   }
 
+  std::string RunInProcess(const JobEntry& entry, const JobArgs& args, int parallelism) {
+    try {
+      return executor_.Call([&] { return core_->RunInProcess(entry, args, parallelism); });
+    } catch (const RequestError& e) {
+      throw std::runtime_error(e.what());
+    }
+  }
+
+  JobSummary QueryJob(const std::string& id) {
+    return executor_.Call([&] {
+      const JobRecord& job = core_->job(id);
+      JobSummary summary;
+      summary.state = JobStateName(job.state);
+      summary.terminal = IsTerminal(job.state);
+      if (!job.exceptions.empty()) summary.root_exception = job.exceptions.back().message;
+      summary.restarts = job.restarts;
+      return summary;
+    });
+  }
+
   // rpc::RpcHandler, on io threads: copy and hand over to the executor.
   void OnConnected(const std::shared_ptr<rpc::RpcConnection>&) override {}
 
@@ -112,7 +138,7 @@ class JobManager::Impl final : public rpc::RpcHandler {
   }
 
  private:
-  const JobManagerOptions options_;
+  JobManagerOptions options_;
   std::unique_ptr<server::BlobStore> blobs_;
   std::unique_ptr<JobManagerCore> core_;
   std::unique_ptr<rpc::RpcServer> rpc_;
@@ -128,5 +154,9 @@ void JobManager::Stop() { impl_->Stop(); }
 uint16_t JobManager::rpc_port() const { return impl_->rpc_port(); }
 uint16_t JobManager::rest_port() const { return impl_->rest_port(); }
 size_t JobManager::registered_task_managers() const { return impl_->registered_task_managers(); }
+std::string JobManager::RunInProcess(const JobEntry& entry, const JobArgs& args, int parallelism) {
+  return impl_->RunInProcess(entry, args, parallelism);
+}
+JobSummary JobManager::QueryJob(const std::string& job_id) const { return impl_->QueryJob(job_id); }
 
 }  // namespace brook

@@ -8,6 +8,7 @@
 #include <capnp/message.h>
 #include <spdlog/spdlog.h>
 
+#include "brook/cluster/server/in_process_jobs.h"
 #include "cluster/src/server/control.capnp.h"
 
 namespace brook {
@@ -86,7 +87,12 @@ bool IsTerminal(SubtaskStatus status) {
 
 JobManagerCore::JobManagerCore(const JobManagerOptions& options, SerialExecutor& executor,
                                server::BlobStore& blobs)
-    : options_(options), executor_(executor), blobs_(blobs) {}
+    : options_(options), executor_(executor), blobs_(blobs) {
+  CheckpointStorageOptions storage;
+  storage.directory = options.checkpoint_dir.string();
+  storage.retained_checkpoints = std::max(1, options.retained_checkpoints);
+  checkpoint_storage_ = std::make_unique<CheckpointStorage>(storage);
+}
 
 const JobRecord& JobManagerCore::job(const std::string& id) const {
   auto it = jobs_.find(id);
@@ -114,6 +120,8 @@ void JobManagerCore::OnTaskManagerMessage(const std::shared_ptr<rpc::RpcConnecti
     case control::ControlMessage::TASK_STATE_CHANGED: return OnTaskState(message);
     case control::ControlMessage::REQUEST_BLOB:
       return ServeBlob(connection, root.getRequestBlob().getKey());
+    case control::ControlMessage::ACKNOWLEDGE_CHECKPOINT: return OnCheckpointAck(message);
+    case control::ControlMessage::DECLINE_CHECKPOINT: return OnCheckpointDecline(message);
     default:
       spdlog::warn("job manager: unexpected message from task manager {}", tm->first);
   }
@@ -339,10 +347,26 @@ std::string JobManagerCore::RunJar(const std::string& jar_id, const JobArgs& arg
   } catch (const std::exception& e) {
     throw RequestError(400, std::string("the job's graph cannot be built: ") + e.what());
   }
-  job->id = RandomHex(16);
-  job->name = job->graph->name();
   job->blob_key = jar_id;
   job->blob_size = info.value().size;
+  return AddJob(std::move(job), args, parallelism);
+}
+
+std::string JobManagerCore::RunInProcess(const JobEntry& entry, const JobArgs& args, int parallelism) {
+  auto job = std::make_unique<JobRecord>();
+  try {
+    job->graph = std::make_unique<JobGraph>(BuildJobGraph(entry, args, parallelism));
+  } catch (const std::exception& e) {
+    throw RequestError(400, std::string("the job's graph cannot be built: ") + e.what());
+  }
+  job->blob_key = RegisterInProcessJob(entry);
+  return AddJob(std::move(job), args, parallelism);
+}
+
+std::string JobManagerCore::AddJob(std::unique_ptr<JobRecord> job, const JobArgs& args,
+                                   int parallelism) {
+  job->id = RandomHex(16);
+  job->name = job->graph->name();
   job->args = args;
   job->parallelism = parallelism;
   job->start_time = NowMillis();
@@ -372,6 +396,7 @@ void JobManagerCore::CancelJob(const std::string& job_id) {
       return Conclude(job, JobState::kCanceled);
     case JobState::kRunning:
       job.state = JobState::kCancelling;
+      AbortPendingCheckpoints(job, "the job was cancelled");
       CancelAttempt(job, "cancelled by the user");
       return MaybeConcludeAttempt(job);
     default:
@@ -465,8 +490,16 @@ void JobManagerCore::Deploy(JobRecord& job) {
       ++i;
     }
     d.setBufferTimeoutMs(options_.buffer_timeout.count());
+    if (job.graph->config().checkpoint.enabled()) {
+      d.setCheckpointDirectory(checkpoint_storage_->options().directory);
+      d.setRestoreDirectory(job.checkpoints.latest_completed_directory);
+    }
     SendTo(tm_id, message);
   }
+  if (!job.checkpoints.latest_completed_directory.empty())
+    spdlog::info("job manager: job {} attempt {} restores from {}", job.id, job.attempt,
+                 job.checkpoints.latest_completed_directory);
+  StartCheckpointing(job);
 }
 
 void JobManagerCore::OnTaskState(capnp::MessageBuilder& message) {
@@ -522,6 +555,7 @@ void JobManagerCore::FailAttempt(JobRecord& job, const std::string& message,
   job.exceptions.push_back({NowMillis(), message, task, location});
   if (job.exceptions.size() > 64) job.exceptions.erase(job.exceptions.begin());
   job.state = JobState::kFailing;
+  AbortPendingCheckpoints(job, "the attempt failed");
   CancelAttempt(job, "another subtask failed: " + message);
   MaybeConcludeAttempt(job);
 }
@@ -572,6 +606,7 @@ void JobManagerCore::MaybeConcludeAttempt(JobRecord& job) {
 }
 
 void JobManagerCore::Conclude(JobRecord& job, JobState state) {
+  AbortPendingCheckpoints(job, std::string("the job is ") + JobStateName(state));
   job.state = state;
   job.end_time = NowMillis();
   ++job.timer_generation;

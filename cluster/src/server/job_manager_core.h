@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -18,6 +19,8 @@
 #include "brook/cluster/server/restart_strategy.h"
 #include "brook/cluster/server/serial_executor.h"
 #include "brook/cluster/server/slot_pool.h"
+#include "brook/checkpoint/checkpoint_metadata.h"
+#include "brook/checkpoint/checkpoint_storage.h"
 #include "brook/jobs/job_graph.h"
 #include "brook/jobs/job_library.h"
 
@@ -64,6 +67,36 @@ struct JobException {
   std::string location;  // task manager id
 };
 
+// One checkpoint as the REST API and `brook checkpoints` show it.
+struct CheckpointStats {
+  int64_t id = 0;
+  std::string status;  // IN_PROGRESS, COMPLETED, FAILED
+  int64_t trigger_time = 0;  // ms since the epoch
+  int64_t duration_ms = 0;
+  uint64_t state_size = 0;
+  int64_t alignment_ms = 0;  // the slowest task's
+  int acknowledged = 0;
+  int subtasks = 0;
+  std::string failure;
+};
+
+struct PendingCheckpoint {
+  SteadyTime started{};
+  CheckpointMetadata metadata;
+  std::set<std::pair<int, int>> acknowledged;  // (vertex, subtask)
+};
+
+// The checkpoint coordinator's state for one job (checkpoint_coordinator.cc).
+struct JobCheckpoints {
+  int64_t last_id = 0;  // ids grow across attempts, as in Flink
+  std::map<int64_t, PendingCheckpoint> pending;
+  std::string latest_completed_directory;  // restore from here on a restart
+  std::optional<CheckpointStats> latest_completed;
+  int completed = 0, failed = 0;
+  std::deque<CheckpointStats> history;  // newest last, bounded
+  SteadyTime last_end{};
+};
+
 struct JobRecord {
   std::string id;
   std::string name;
@@ -86,6 +119,7 @@ struct JobRecord {
   SteadyTime attempt_started{};
   bool cancel_requested = false;
   uint64_t timer_generation = 0;  // invalidates delayed actions of an earlier state
+  JobCheckpoints checkpoints;
 };
 
 struct TaskManagerRecord {
@@ -121,11 +155,22 @@ class JobManagerCore {
                            const std::string& reason);
   void StartHeartbeats();
 
+  // --- checkpoint coordinator (checkpoint_coordinator.cc) ---
+  // Starts periodic checkpoints of a job's new attempt (if the job enabled them).
+  void StartCheckpointing(JobRecord& job);
+  void OnCheckpointAck(capnp::MessageBuilder& message);
+  void OnCheckpointDecline(capnp::MessageBuilder& message);
+  // Aborts every checkpoint in flight (the attempt is failing or cancelled).
+  void AbortPendingCheckpoints(JobRecord& job, const std::string& reason);
+  CheckpointStorage* checkpoint_storage() const { return checkpoint_storage_.get(); }
+
   // --- from the REST API (on the executor); throw RequestError ---
   // Checks and stores a job library; returns its key (the jar id).
   std::string UploadJar(const std::string& bytes, const std::string& file_name);
   // Builds the job's graph and schedules it; returns the job id.
   std::string RunJar(const std::string& jar_id, const JobArgs& args, int parallelism);
+  // Runs a job whose code is linked into this process (in_process_jobs.h); returns its id.
+  std::string RunInProcess(const JobEntry& entry, const JobArgs& args, int parallelism);
   void CancelJob(const std::string& job_id);
 
   const std::map<std::string, std::unique_ptr<JobRecord>>& jobs() const { return jobs_; }
@@ -148,6 +193,8 @@ class JobManagerCore {
   void HeartbeatTick();
   void LoseTaskManager(const std::string& tm_id, const std::string& reason);
 
+  // Registers a job whose library (if any) and graph are set, and schedules it.
+  std::string AddJob(std::unique_ptr<JobRecord> job, const JobArgs& args, int parallelism);
   void TrySchedule(JobRecord& job);
   void ScheduleWaitingJobs();
   void Deploy(JobRecord& job);
@@ -168,6 +215,13 @@ class JobManagerCore {
   std::map<std::string, TaskManagerRecord> task_managers_;
   std::map<std::string, std::unique_ptr<JobRecord>> jobs_;
   std::vector<std::string> job_order_;  // submission order
+  std::unique_ptr<CheckpointStorage> checkpoint_storage_;
+  void CheckpointTick(const std::string& job_id, uint64_t generation);
+  void TriggerCheckpoint(JobRecord& job);
+  void CompleteCheckpoint(JobRecord& job, int64_t id);
+  void FailCheckpoint(JobRecord& job, int64_t id, const std::string& reason);
+  void NotifyCheckpoint(JobRecord& job, int64_t id, bool completed);
+  void RecordHistory(JobRecord& job, CheckpointStats stats);
   uint64_t heartbeat_sequence_ = 0;
 };
 

@@ -108,9 +108,22 @@ std::string JobManagerPrometheusText(const JobManagerCore& core, const ProcessSt
   text.Family("brook_task_busy_seconds_total", "counter", "Time a subtask spent processing.");
   text.Family("brook_task_backpressured_seconds_total", "counter", "Time a subtask waited for output capacity.");
   text.Family("brook_task_watermark_milliseconds", "gauge", "Current input watermark of a subtask.");
+  text.Family("brook_job_checkpoints_completed_total", "counter", "Completed checkpoints of a job.");
+  text.Family("brook_job_checkpoints_failed_total", "counter", "Failed or aborted checkpoints of a job.");
+  text.Family("brook_job_last_checkpoint_duration_seconds", "gauge", "Trigger to completion of the latest completed checkpoint.");
+  text.Family("brook_job_last_checkpoint_size_bytes", "gauge", "State size of the latest completed checkpoint.");
+  text.Family("brook_job_last_checkpoint_alignment_seconds", "gauge", "Slowest task's barrier alignment in the latest completed checkpoint.");
   for (const auto& id : core.job_order()) {
     const JobRecord& job = *core.jobs().at(id);
-    text.Sample("brook_job_restarts_total", {{"job", job.name}, {"job_id", job.id}}, job.restarts);
+    const PrometheusText::Labels job_labels = {{"job", job.name}, {"job_id", job.id}};
+    text.Sample("brook_job_restarts_total", job_labels, job.restarts);
+    text.Sample("brook_job_checkpoints_completed_total", job_labels, job.checkpoints.completed);
+    text.Sample("brook_job_checkpoints_failed_total", job_labels, job.checkpoints.failed);
+    if (const auto& latest = job.checkpoints.latest_completed) {
+      text.Sample("brook_job_last_checkpoint_duration_seconds", job_labels, double(latest->duration_ms) / 1e3);
+      text.Sample("brook_job_last_checkpoint_size_bytes", job_labels, double(latest->state_size));
+      text.Sample("brook_job_last_checkpoint_alignment_seconds", job_labels, double(latest->alignment_ms) / 1e3);
+    }
     if (IsTerminal(job.state)) continue;
     for (const auto& [where, sub] : job.subtasks) {
       const PrometheusText::Labels labels = {{"job", job.name},

@@ -81,7 +81,7 @@ int64_t Duration(const JobRecord& job) {
   return (job.end_time >= 0 ? job.end_time : NowMillis()) - job.start_time;
 }
 
-json::object JobSummary(const JobRecord& job) {
+json::object JobSummaryJson(const JobRecord& job) {
   return {{"id", job.id},           {"jid", job.id},
           {"name", job.name},       {"state", JobStateName(job.state)},
           {"start-time", job.start_time}, {"end-time", job.end_time},
@@ -100,7 +100,7 @@ std::string ShipStrategy(const JobEdge& edge) {
 }
 
 json::object JobDetails(const JobRecord& job) {
-  json::object result = JobSummary(job);
+  json::object result = JobSummaryJson(job);
   result["now"] = NowMillis();
   result["parallelism"] = job.parallelism;
   json::array vertices, nodes;
@@ -197,6 +197,18 @@ json::object TaskManagerJson(const JobManagerCore& core, const TaskManagerRecord
   return result;
 }
 
+json::object CheckpointJson(const CheckpointStats& s) {
+  return {{"id", s.id},
+          {"status", s.status},
+          {"trigger_timestamp", s.trigger_time},
+          {"end_to_end_duration", s.duration_ms},
+          {"state_size", s.state_size},
+          {"alignment_duration", s.alignment_ms},
+          {"num_acknowledged_subtasks", s.acknowledged},
+          {"num_subtasks", s.subtasks},
+          {"failure_message", s.failure}};
+}
+
 http::Response Json(json::object value) { return http::Response::Json(json::value(std::move(value))); }
 
 // Runs `fn` on the executor; RequestError becomes its HTTP status.
@@ -249,7 +261,7 @@ void RegisterRestApi(http::HttpServer& server, JobManagerCore& core, SerialExecu
     return OnCore(executor, [&] {
       json::array jobs;
       for (auto it = core.job_order().rbegin(); it != core.job_order().rend(); ++it)
-        jobs.push_back(JobSummary(*core.jobs().at(*it)));
+        jobs.push_back(JobSummaryJson(*core.jobs().at(*it)));
       return Json({{"jobs", std::move(jobs)}});
     });
   });
@@ -296,11 +308,33 @@ void RegisterRestApi(http::HttpServer& server, JobManagerCore& core, SerialExecu
 
   server.Route("GET", "/jobs/{id}/checkpoints", [&](const Request& request) {
     return OnCore(executor, [&] {
-      core.job(request.params.at("id"));  // 404 for unknown jobs
-      // Checkpointing is not implemented yet: no checkpoint was ever taken.
-      return Json({{"counts", json::object{{"completed", 0}, {"failed", 0}, {"in_progress", 0}}},
-                   {"latest", json::object{{"completed", nullptr}}},
-                   {"history", json::array{}}});
+      const JobRecord& job = core.job(request.params.at("id"));
+      const JobCheckpoints& c = job.checkpoints;
+      json::array history;
+      for (auto it = c.history.rbegin(); it != c.history.rend(); ++it) history.push_back(CheckpointJson(*it));
+      for (const auto& [id, pending] : c.pending) {
+        CheckpointStats stats;
+        stats.id = id;
+        stats.status = "IN_PROGRESS";
+        stats.trigger_time = pending.metadata.trigger_time;
+        stats.duration_ms = NowMillis() - stats.trigger_time;
+        stats.acknowledged = int(pending.acknowledged.size());
+        stats.subtasks = int(job.subtasks.size());
+        history.insert(history.begin(), CheckpointJson(stats));
+      }
+      const auto& config = job.graph->config().checkpoint;
+      return Json({{"counts", json::object{{"completed", c.completed},
+                                           {"failed", c.failed},
+                                           {"in_progress", c.pending.size()},
+                                           {"total", c.completed + c.failed + int(c.pending.size())}}},
+                   {"latest", json::object{{"completed", c.latest_completed ? json::value(CheckpointJson(*c.latest_completed))
+                                                                              : json::value(nullptr)},
+                                           {"restore_directory", c.latest_completed_directory}}},
+                   {"config", json::object{{"interval", config.interval_ms},
+                                           {"mode", ToString(config.mode)},
+                                           {"timeout", config.timeout_ms},
+                                           {"enabled", config.enabled()}}},
+                   {"history", std::move(history)}});
     });
   });
 

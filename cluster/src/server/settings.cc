@@ -72,6 +72,8 @@ Result<JobManagerSettings> JobManagerSettings::FromConfig(const Config& config) 
   read.Heartbeat(settings.heartbeat);
   read.String("blob.storage.directory", settings.blob_directory);
   read.Size("blob.max-size", settings.blob_max_bytes);
+  read.String("state.checkpoints.dir", settings.checkpoint_directory);
+  read.Integer("state.checkpoints.num-retained", settings.retained_checkpoints);
   read.Duration("scheduler.slot-wait-timeout", settings.slot_wait_timeout);
   read.String("log.level", settings.log_level);
   if (read.error()) return *read.error();

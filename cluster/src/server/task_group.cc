@@ -1,5 +1,7 @@
 #include "brook/cluster/server/task_group.h"
 
+#include <cstdio>
+
 #include "brook/runtime/stream_operator.h"
 
 namespace brook {
@@ -38,6 +40,8 @@ void TaskGroup::RunTask(size_t index) {
     end = cancelled_ ? SubtaskEnd::kCanceled : SubtaskEnd::kFailed;
     error = std::string("task '") + task.name() + "' failed: " + e.what();
   }
+  // What the task printed (print sinks) reaches the log before its end is reported.
+  std::fflush(nullptr);
   --running_;
   listener_(index, end, error);
 }

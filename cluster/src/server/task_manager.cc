@@ -11,16 +11,20 @@
 #include <capnp/message.h>
 #include <spdlog/spdlog.h>
 
+#include "brook/checkpoint/checkpoint_storage.h"
 #include "brook/cluster/channel_directory.h"
 #include "brook/cluster/rest/http_server.h"
 #include "brook/cluster/rpc/rpc_client.h"
 #include "brook/cluster/rpc/rpc_connection.h"
 #include "brook/cluster/server/blob_store.h"
+#include "brook/cluster/server/in_process_jobs.h"
 #include "brook/cluster/server/process_stats.h"
 #include "brook/cluster/server/serial_executor.h"
 #include "brook/cluster/server/task_group.h"
 #include "brook/cluster/task_deployment.h"
 #include "brook/jobs/job_library.h"
+#include "brook/runtime/snapshot_executor.h"
+#include "brook/runtime/task_snapshot.h"
 #include "cluster/src/server/control.capnp.h"
 #include "cluster/src/server/prometheus_text.h"
 
@@ -61,6 +65,26 @@ struct DeploymentPlan {
   std::map<std::string, PeerAddress> task_managers;
   std::chrono::milliseconds buffer_timeout{100};
   size_t batch_size = kDefaultBatchSize;
+  std::string checkpoint_directory;  // empty: no checkpoints
+  std::string restore_directory;     // empty: start from scratch
+};
+
+// Answers the coordinator for one subtask's checkpoints (called on the snapshot executor or the
+// task thread; forwards to the task manager's executor).
+class SubtaskResponder final : public CheckpointResponder {
+ public:
+  using Forward = std::function<void(bool ack, const CheckpointAck& details, const std::string& reason)>;
+  explicit SubtaskResponder(Forward forward) : forward_(std::move(forward)) {}
+  void Acknowledge(const CheckpointAck& ack) override { forward_(true, ack, ""); }
+  void Decline(const std::string& task_name, CheckpointId id, const std::string& reason) override {
+    CheckpointAck details;
+    details.task_name = task_name;
+    details.checkpoint_id = id;
+    forward_(false, details, reason);
+  }
+
+ private:
+  Forward forward_;
 };
 
 DeploymentPlan ParsePlan(control::DeployJob::Reader d) {
@@ -80,6 +104,8 @@ DeploymentPlan ParsePlan(control::DeployJob::Reader d) {
     plan.task_managers[tm.getTaskManagerId()] = PeerAddress{tm.getHost(), tm.getDataPort()};
   if (d.getBufferTimeoutMs() > 0) plan.buffer_timeout = std::chrono::milliseconds(d.getBufferTimeoutMs());
   if (d.getBatchSize() > 0) plan.batch_size = d.getBatchSize();
+  plan.checkpoint_directory = d.getCheckpointDirectory();
+  plan.restore_directory = d.getRestoreDirectory();
   return plan;
 }
 
@@ -91,6 +117,9 @@ struct Deployment {
   std::unique_ptr<JobGraph> graph;
   std::unique_ptr<NetworkChannelDirectory> channels;
   std::vector<std::pair<int, int>> subtasks;  // (vertex, subtask) of each task in `tasks`
+  // Kept by the task manager after the deployment ends (see retired_responders_): a snapshot's
+  // asynchronous part may still answer through them.
+  std::vector<std::shared_ptr<SubtaskResponder>> responders;
   std::unique_ptr<TaskGroup> tasks;
   size_t ended = 0;
 };
@@ -129,6 +158,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     }
     blobs_ = std::move(blobs).value();
     if (!network_.Start(error)) return false;
+    snapshots_.Start();
     if (options_.metrics_port >= 0) {
       http::HttpServerOptions http_options;
       http_options.bind_host = options_.bind_host;
@@ -162,6 +192,8 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     // Join the subtasks off the executor: their listeners post to it while they end.
     std::map<std::pair<std::string, int>, std::unique_ptr<Deployment>> deployments =
         executor_.Call([this] { return std::move(deployments_); });
+    // Snapshots in flight finish first: they answer through the deployments' responders.
+    snapshots_.Stop();
     deployments.clear();
     if (client_) client_->Stop();
     if (metrics_server_) metrics_server_->Stop();
@@ -312,6 +344,26 @@ class TaskManager::Impl final : public rpc::RpcHandler {
         return;
       }
       case control::ControlMessage::BLOB_CHUNK: return OnBlobChunk(message.getBlobChunk());
+      case control::ControlMessage::TRIGGER_CHECKPOINT: {
+        auto t = message.getTriggerCheckpoint();
+        auto it = deployments_.find({t.getJobId(), t.getAttempt()});
+        if (it == deployments_.end()) return;
+        // Source tasks take the checkpoint and emit its barrier; the others ignore the call.
+        for (size_t i = 0; i < it->second->subtasks.size(); ++i)
+          it->second->tasks->task(i).TriggerCheckpoint(CheckpointId(t.getCheckpointId()), t.getTimestamp());
+        return;
+      }
+      case control::ControlMessage::NOTIFY_CHECKPOINT: {
+        auto n = message.getNotifyCheckpoint();
+        auto it = deployments_.find({n.getJobId(), n.getAttempt()});
+        if (it == deployments_.end()) return;
+        for (size_t i = 0; i < it->second->subtasks.size(); ++i) {
+          StreamTask& task = it->second->tasks->task(i);
+          if (n.getCompleted()) task.NotifyCheckpointComplete(CheckpointId(n.getCheckpointId()));
+          else task.NotifyCheckpointAborted(CheckpointId(n.getCheckpointId()));
+        }
+        return;
+      }
       default:
         spdlog::warn("task manager {}: ignoring an unexpected control message", id_);
     }
@@ -323,6 +375,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
                    plan.job_id, plan.attempt);
       return;
     }
+    if (IsInProcessJobKey(plan.blob_key)) return Deploy(std::move(plan));
     auto parsed = server::BlobKey::Parse(plan.blob_key);
     if (!parsed) return ReportDeploymentFailure(plan, parsed.error().message);
     if (libraries_.count(plan.blob_key) || blobs_->Contains(parsed.value())) return Deploy(std::move(plan));
@@ -379,9 +432,15 @@ class TaskManager::Impl final : public rpc::RpcHandler {
   void Deploy(DeploymentPlan plan) {
     auto deployment = std::make_unique<Deployment>();
     try {
-      deployment->library = LoadLibrary(plan.blob_key);
-      deployment->graph = std::make_unique<JobGraph>(
-          BuildJobGraph(*deployment->library, plan.args, plan.parallelism));
+      if (IsInProcessJobKey(plan.blob_key)) {
+        const JobEntry* entry = FindInProcessJob(plan.blob_key);
+        if (!entry) throw std::runtime_error("job " + plan.blob_key + " is not linked into this task manager");
+        deployment->graph = std::make_unique<JobGraph>(BuildJobGraph(*entry, plan.args, plan.parallelism));
+      } else {
+        deployment->library = LoadLibrary(plan.blob_key);
+        deployment->graph = std::make_unique<JobGraph>(
+            BuildJobGraph(*deployment->library, plan.args, plan.parallelism));
+      }
       const JobGraph& graph = *deployment->graph;
       for (const auto& [where, tm] : plan.placements)
         if (where.first < 0 || size_t(where.first) >= graph.vertices().size() ||
@@ -394,8 +453,8 @@ class TaskManager::Impl final : public rpc::RpcHandler {
         auto it = placements.find({vertex.value(), subtask});
         if (it == placements.end())
           throw std::invalid_argument("the deployment does not place every subtask of the job");
-        if (it->second == self) return SubtaskLocation::Local();
-        return SubtaskLocation::At(addresses.at(it->second));
+        if (it->second == self) return SubtaskPlace::Local();
+        return SubtaskPlace::At(addresses.at(it->second));
       };
       ChannelDirectoryOptions channel_options;
       channel_options.network_job = JobId(plan.network_job_id);
@@ -415,6 +474,8 @@ class TaskManager::Impl final : public rpc::RpcHandler {
         const JobVertex& vertex = graph.vertex(VertexId(where.first));
         tasks.push_back(DeploySubtask(graph, vertex, where.second, *deployment->channels, options));
         deployment->subtasks.push_back(where);
+        if (!plan.checkpoint_directory.empty())
+          SetUpCheckpointing(*deployment, plan, vertex, where.second, *tasks.back());
       }
       const auto key = std::make_pair(plan.job_id, plan.attempt);
       Deployment* raw = deployment.get();
@@ -437,6 +498,63 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     d.tasks->Start();
   }
 
+  CheckpointStorage& StorageAt(const std::string& directory) {
+    auto& storage = storages_[directory];
+    if (!storage) {
+      CheckpointStorageOptions options;
+      options.directory = directory;
+      storage = std::make_unique<CheckpointStorage>(options);
+    }
+    return *storage;
+  }
+
+  // Connects a subtask to the checkpoint storage and the coordinator, and gives it the state
+  // of the checkpoint it restarts from.
+  void SetUpCheckpointing(Deployment& deployment, const DeploymentPlan& plan, const JobVertex& vertex,
+                          int subtask, StreamTask& task) {
+    CheckpointStorage& storage = StorageAt(plan.checkpoint_directory);
+    SubtaskLocation location{"v" + std::to_string(vertex.id.value()), subtask, vertex.parallelism,
+                               vertex.max_parallelism};
+    const std::string job_id = plan.job_id;
+    const int attempt = plan.attempt, vertex_index = vertex.id.value();
+    auto responder = std::make_shared<SubtaskResponder>(
+        [this, job_id, attempt, vertex_index, subtask](bool ack, const CheckpointAck& details,
+                                                       const std::string& reason) {
+          executor_.Post([=, this] {
+            if (!connection_) return;
+            capnp::MallocMessageBuilder message;
+            auto root = message.initRoot<control::ControlMessage>();
+            if (ack) {
+              auto a = root.initAcknowledgeCheckpoint();
+              a.setJobId(job_id);
+              a.setAttempt(attempt);
+              a.setCheckpointId(details.checkpoint_id.value());
+              a.setVertex(vertex_index);
+              a.setSubtask(subtask);
+              a.setTaskName(details.task_name);
+              a.setStateHandle(details.state_handle);
+              a.setStateSize(details.state_size);
+              a.setSyncNs(details.sync_ns);
+              a.setAsyncNs(details.async_ns);
+              a.setAlignmentNs(details.alignment_ns);
+            } else {
+              auto d = root.initDeclineCheckpoint();
+              d.setJobId(job_id);
+              d.setAttempt(attempt);
+              d.setCheckpointId(details.checkpoint_id.value());
+              d.setVertex(vertex_index);
+              d.setSubtask(subtask);
+              d.setReason(reason);
+            }
+            connection_->Send(message);
+          });
+        });
+    deployment.responders.push_back(responder);
+    task.SetCheckpointing({storage.CreateWriter(job_id, location), responder.get(), &snapshots_});
+    if (!plan.restore_directory.empty())
+      task.SetRestoreState(storage.LoadTaskState(plan.restore_directory, location));
+  }
+
   void OnSubtaskEnded(const std::pair<std::string, int>& key, Deployment* raw, size_t index,
                       SubtaskEnd end, const std::string& error) {
     auto it = deployments_.find(key);
@@ -452,6 +570,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     // Every thread has ended: join and free them off this map (quick: they returned).
     std::unique_ptr<Deployment> done = std::move(it->second);
     deployments_.erase(it);
+    RetireResponders(std::move(done->responders));
     done.reset();
   }
 
@@ -467,6 +586,14 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     s.setIdleNs(m.idle_ns->value());
     s.setBackpressureNs(m.backpressure_ns->value());
     s.setWatermark(int64_t(m.current_watermark->value()));
+  }
+
+  // Responders outlive their deployment for a while: a snapshot's asynchronous part may still
+  // answer through one after its task ended.
+  void RetireResponders(std::vector<std::shared_ptr<SubtaskResponder>> responders) {
+    const auto now = Clock::now();
+    std::erase_if(retired_responders_, [&](const auto& r) { return now - r.first > std::chrono::minutes(10); });
+    for (auto& r : responders) retired_responders_.emplace_back(now, std::move(r));
   }
 
   void ReportState(const DeploymentPlan& plan, int vertex, int subtask,
@@ -513,6 +640,9 @@ class TaskManager::Impl final : public rpc::RpcHandler {
   std::map<std::string, BlobDownload> pending_blobs_;
   std::map<std::string, std::weak_ptr<JobLibrary>> libraries_;
   std::map<std::pair<std::string, int>, std::unique_ptr<Deployment>> deployments_;
+  std::map<std::string, std::unique_ptr<CheckpointStorage>> storages_;  // by directory
+  std::vector<std::pair<Clock::time_point, std::shared_ptr<SubtaskResponder>>> retired_responders_;
+  SnapshotExecutor snapshots_{2};  // asynchronous parts of snapshots
 
   SerialExecutor executor_;  // last: its thread stops first
 };

@@ -10,5 +10,6 @@
 #include "brook/jobs/window_join.h"
 #include "brook/jobs/windowed_stream.h"
 #include "brook/operators/dedup.h"
+#include "brook/operators/exactly_once_file_sink.h"
 #include "brook/operators/process_operator.h"
 #include "brook/operators/sinks.h"

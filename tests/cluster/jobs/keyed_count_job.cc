@@ -3,6 +3,8 @@
 // output of a correct run holds, for every key, the lines 1..n exactly once).
 //
 //   brook run libkeyed_count.so -p 4 -- --events 200000 --keys 100 --rate 50000 --output DIR
+//        [--checkpoint-interval MS [--unaligned]]   (exactly-once: checkpoints and a
+//                                                    two-phase-commit file sink)
 #include <brook/brook.h>
 
 #include <cstdint>
@@ -34,11 +36,23 @@ BROOK_JOB(keyed_count) {
   const uint64_t keys = uint64_t(args.GetInt("keys", 100));
   const std::string output = args.Get("output", "/tmp/brook-keyed-count");
 
-  env.fromGenerator("numbers", [keys](uint64_t i) { return KeyCount{Mix(i) % keys, 1}; }, options)
-      .uid("numbers")
-      .keyBy([](const KeyCount& c) { return c.key; })
-      .reduce([](const KeyCount& a, const KeyCount& b) { return KeyCount{a.key, a.count + b.count}; })
-      .name("count per key")
-      .uid("count-per-key")
-      .sinkTo(brook::FileSink<KeyCount>(output), "counts");
+  const int64_t checkpoint_interval = args.GetInt("checkpoint-interval", 0);
+  if (checkpoint_interval > 0)
+    env.enableCheckpointing(checkpoint_interval, args.Has("unaligned")
+                                                     ? brook::CheckpointingMode::kUnaligned
+                                                     : brook::CheckpointingMode::kAligned);
+
+  auto counts =
+      env.fromGenerator("numbers", [keys](uint64_t i) { return KeyCount{Mix(i) % keys, 1}; }, options)
+          .uid("numbers")
+          .keyBy([](const KeyCount& c) { return c.key; })
+          .reduce([](const KeyCount& a, const KeyCount& b) { return KeyCount{a.key, a.count + b.count}; })
+          .name("count per key")
+          .uid("count-per-key");
+  if (checkpoint_interval > 0)
+    counts.sinkToOperator("counts", [output] {
+      return std::make_unique<brook::ExactlyOnceFileSink<KeyCount>>(output);
+    });
+  else
+    counts.sinkTo(brook::FileSink<KeyCount>(output), "counts");
 }

@@ -4,6 +4,9 @@
 // text on /metrics.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -250,6 +253,41 @@ TEST_F(RestApiTest, MetricsArePrometheusText) {
   EXPECT_EQ(tm_metrics.status, 200);
   EXPECT_NE(tm_metrics.body.find("brook_taskmanager_process_resident_memory_bytes"), std::string::npos);
   EXPECT_GT(metric(tm_metrics.body, "brook_numRecordsOut_total"), 0) << tm_metrics.body;
+  client_->Patch("/jobs/" + id);
+}
+
+// Debian's promtool (scripts/setup.sh installs it) is the reference parser and linter of the
+// Prometheus text format.
+std::string Promtool(const std::string& metrics, int* exit_code) {
+  const auto input = std::filesystem::temp_directory_path() / ("brook-metrics-" + std::to_string(::getpid()));
+  std::ofstream(input) << metrics;
+  const std::string command = "promtool check metrics < " + input.string() + " 2>&1";
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) {
+    *exit_code = -1;
+    return "cannot run promtool";
+  }
+  char buffer[512];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::filesystem::remove(input);
+  return output;
+}
+
+TEST_F(RestApiTest, PromtoolAcceptsTheJobManagersAndTaskManagersMetrics) {
+  const std::string id = SubmitJob(20'000);
+  for (int i = 0; i < 200 && client_->Get("/metrics").body.find("brook_task_records_out_total") == std::string::npos; ++i)
+    std::this_thread::sleep_for(50ms);
+  int code = 0;
+  const std::string jm = client_->Get("/metrics").body;
+  std::string report = Promtool(jm, &code);
+  EXPECT_EQ(code, 0) << report << "\n" << jm;
+  http::HttpClient tm("127.0.0.1", taskmanager_->metrics_port());
+  const std::string tm_metrics = tm.Get("/metrics").body;
+  report = Promtool(tm_metrics, &code);
+  EXPECT_EQ(code, 0) << report << "\n" << tm_metrics;
   client_->Patch("/jobs/" + id);
 }
 

@@ -6,7 +6,9 @@
 #   3. run the job's executable with --local and check its output;
 #   4. check the job library exports nothing of Brook but its entry point;
 #   5. load the job library with brook::JobLibrary (brook_run_job_library), run it on a
-#      MiniCluster and check the same output; and see the executable refused as a library.
+#      MiniCluster and check the same output; and see the executable refused as a library;
+#   6. start the installed brook-jobmanager and brook-taskmanager, submit the job library with
+#      the installed brook CLI, and find the same output in the task manager's log.
 #
 # usage: run.sh BUILD_DIR RUN_JOB_LIBRARY CMAKE GENERATOR MAKE_PROGRAM CXX_COMPILER C_COMPILER
 # Set BROOK_KEEP_TMP=1 to keep the temporary directory for a look after a failure.
@@ -136,4 +138,27 @@ grep -q "not a loadable shared library" "$tmp/refused.err" \
   || fail "loading the executable gave no clear error" "$tmp/refused.err"
 cat "$tmp/refused.err"
 
-echo "PASS: out-of-tree job built, ran --local and loaded as a library in $((SECONDS - start)) s"
+step "submitting $lib to a cluster of the installed binaries"
+free_port() {
+  node -e "const s=require('net').createServer(); s.listen(0,'127.0.0.1',()=>{console.log(s.address().port); s.close()})"
+}
+rpc=$(free_port) rest=$(free_port)
+"$prefix/bin/brook-jobmanager" --rpc-port "$rpc" --rest-port "$rest" --token oot \
+  --set blob.storage.directory="$tmp/blobs" > "$tmp/jm.log" 2>&1 &
+jm=$!
+"$prefix/bin/brook-taskmanager" --jobmanager "127.0.0.1:$rpc" --slots 2 --token oot \
+  --set taskmanager.working-dir="$tmp/tm" > "$tmp/tm.log" 2>&1 &
+tm=$!
+trap 'kill $jm $tm 2>/dev/null; wait 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do
+  "$prefix/bin/brook" -m "127.0.0.1:$rest" taskmanagers 2>/dev/null | grep -q "tm-" && break
+  sleep 0.1
+done
+timeout 120 "$prefix/bin/brook" -m "127.0.0.1:$rest" --token oot run "$lib" -p 2 -- --repeat 100 \
+  > "$tmp/cluster.out" 2>&1 || fail "brook run $lib on the cluster failed" "$tmp/cluster.out"
+grep -q "FINISHED" "$tmp/cluster.out" || fail "the job did not finish on the cluster" "$tmp/cluster.out"
+while read -r line; do
+  grep -qxF "$line" "$tmp/tm.log" || fail "the cluster run did not print '$line'" "$tmp/tm.log"
+done < "$expected"
+
+echo "PASS: out-of-tree job built, ran --local, loaded as a library and ran on a cluster in $((SECONDS - start)) s"

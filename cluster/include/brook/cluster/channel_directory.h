@@ -47,19 +47,19 @@ namespace brook {
 class NetworkEnvironment;
 
 // Where one subtask of a job runs, seen from this process.
-struct SubtaskLocation {
+struct SubtaskPlace {
   // Empty: in this process. Otherwise the address of the NetworkEnvironment of the process
   // running it (only consumers use it, to request their channels from the producer).
   std::optional<PeerAddress> remote;
 
-  static SubtaskLocation Local() { return {}; }
-  static SubtaskLocation At(PeerAddress address) { return {std::move(address)}; }
+  static SubtaskPlace Local() { return {}; }
+  static SubtaskPlace At(PeerAddress address) { return {std::move(address)}; }
   bool is_local() const { return !remote.has_value(); }
 };
 
 // Tells, for every subtask (vertex, subtask index) of the job, where it runs. Called only from
 // the directory's constructor.
-using SubtaskPlacement = std::function<SubtaskLocation(VertexId vertex, int subtask)>;
+using SubtaskPlacement = std::function<SubtaskPlace(VertexId vertex, int subtask)>;
 
 struct ChannelDirectoryOptions {
   // Names the job's channels on the network. REQUIRES: the same in every process of one

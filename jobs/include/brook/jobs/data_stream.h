@@ -186,6 +186,12 @@ class DataStream {
                               [sink] { return std::make_unique<SinkOperator<T, Sink>>(sink); });
     return DataStreamSink<T>(env_, id);
   }
+  // A sink that is an operator of its own, such as a two-phase-commit sink taking part in
+  // checkpoints: .sinkToOperator("files", [dir] { return std::make_unique<ExactlyOnceFileSink<T>>(dir); })
+  DataStreamSink<T> sinkToOperator(std::string name, OperatorFactory factory) {
+    NodeId id = AddNode<void>("Sink", std::move(name), std::move(factory));
+    return DataStreamSink<T>(env_, id);
+  }
   DataStreamSink<T> print(std::string prefix = "") {
     return sinkTo(PrintSink<T>(std::move(prefix)), "Print");
   }

@@ -41,6 +41,15 @@ class StreamEnvironment {
     config_.state_backend = std::move(config);
     return *this;
   }
+  // Checkpoints every `interval_ms`, with barriers aligned (exactly-once), unaligned or not
+  // aligned at all (at-least-once), as Flink's env.enableCheckpointing(interval, mode).
+  StreamEnvironment& enableCheckpointing(int64_t interval_ms,
+                                         CheckpointingMode mode = CheckpointingMode::kAligned) {
+    config_.checkpoint.interval_ms = interval_ms;
+    config_.checkpoint.mode = mode;
+    return *this;
+  }
+  CheckpointConfig& getCheckpointConfig() { return config_.checkpoint; }
   StreamEnvironment& setAutoWatermarkInterval(int64_t interval_ms) {
     config_.auto_watermark_interval_ms = interval_ms;
     return *this;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "brook/runtime/checkpoint_barrier_handler.h"
 #include "brook/runtime/ids.h"
 #include "brook/runtime/record_writer.h"
 #include "brook/runtime/state/keyed_state_backend.h"
@@ -50,8 +51,20 @@ struct StreamEdge {
 };
 
 // Job-wide settings that travel with the graph to every task.
+// Periodic checkpoints (Flink's CheckpointConfig). The job manager's coordinator triggers them
+// at the sources; tasks handle barriers in `mode`.
+struct CheckpointConfig {
+  int64_t interval_ms = 0;  // 0: checkpointing is off
+  CheckpointingMode mode = CheckpointingMode::kAligned;
+  int64_t timeout_ms = 600'000;  // a checkpoint not complete by then is aborted
+  int64_t min_pause_ms = 0;      // between the end of one checkpoint and the next trigger
+  int max_concurrent = 1;        // checkpoints in flight at once
+  bool enabled() const { return interval_ms > 0; }
+};
+
 struct JobConfig {
   StateBackendConfig state_backend;
+  CheckpointConfig checkpoint;
   // How often watermark assigners emit watermarks when records keep coming (Flink's
   // autoWatermarkInterval); an assigner also emits when its input goes quiet.
   int64_t auto_watermark_interval_ms = 200;

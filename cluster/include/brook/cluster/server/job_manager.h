@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "brook/cluster/server/restart_strategy.h"
+#include "brook/jobs/job_entry.h"
 
 namespace brook {
 
@@ -30,12 +31,25 @@ struct JobManagerOptions {
   bool rest_open_reads = true;  // false: GETs need the token too
   std::filesystem::path blob_dir;  // empty: a temporary directory
   std::filesystem::path web_dir;   // the status page's files; empty: the installed/built ones
+  // Checkpoints of every job (LMDB environments, see checkpoint_storage.h). Task managers write
+  // here too, so it must be a directory they share: on one machine, or a shared file system.
+  // Empty: "checkpoints" next to the blob directory.
+  std::filesystem::path checkpoint_dir;
+  int retained_checkpoints = 3;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds heartbeat_timeout{10000};
   std::chrono::milliseconds slot_wait_timeout{60000};
   server::RestartStrategySettings restart_strategy;  // for every job
   std::chrono::milliseconds buffer_timeout{100};
   uint64_t max_jar_bytes = uint64_t{512} << 20;
+};
+
+// A job's state as the REST API reports it, for in-process callers.
+struct JobSummary {
+  std::string state;  // "CREATED", "RUNNING", ..., "FINISHED", "FAILED", "CANCELED"
+  bool terminal = false;
+  std::string root_exception;  // the latest failure, if any
+  int restarts = 0;
 };
 
 class JobManager {
@@ -52,6 +66,13 @@ class JobManager {
   uint16_t rpc_port() const;
   uint16_t rest_port() const;
   size_t registered_task_managers() const;
+
+  // Runs a job whose code is linked into this process (a job executable's own entry) on the
+  // cluster's task managers, which must run in this process too. Returns the job id; throws
+  // std::runtime_error with the reason if the job cannot be built.
+  std::string RunInProcess(const JobEntry& entry, const JobArgs& args, int parallelism);
+  // REQUIRES: `job_id` was returned by this job manager.
+  JobSummary QueryJob(const std::string& job_id) const;
 
  private:
   class Impl;

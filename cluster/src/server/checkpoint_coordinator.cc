@@ -1,0 +1,196 @@
+// The checkpoint coordinator of the job manager (Flink's CheckpointCoordinator), as methods of
+// JobManagerCore so that it shares the job manager's single thread and state:
+//
+//   every interval (after the minimum pause, at most max_concurrent in flight, only while every
+//   subtask of the attempt runs): checkpoint n -> triggerCheckpoint to the task managers, whose
+//   source tasks snapshot and emit barrier n; every task acknowledges with its state handle
+//   -> the checkpoint completes: its metadata is written into the checkpoint storage (which
+//   applies retention), the task managers are notified (two-phase-commit sinks commit), and a
+//   restart of the job restores from it. A decline, a timeout or the attempt failing aborts it:
+//   its files are discarded and the tasks are told.
+#include <capnp/message.h>
+#include <spdlog/spdlog.h>
+
+#include "cluster/src/server/control.capnp.h"
+#include "cluster/src/server/job_manager_core.h"
+
+namespace brook {
+
+namespace {
+constexpr size_t kCheckpointHistory = 50;
+
+std::set<std::string> TaskManagersOf(const JobRecord& job) {
+  std::set<std::string> result;
+  for (const auto& [where, sub] : job.subtasks) result.insert(sub.task_manager);
+  return result;
+}
+}  // namespace
+
+void JobManagerCore::StartCheckpointing(JobRecord& job) {
+  const CheckpointConfig& config = job.graph->config().checkpoint;
+  if (!config.enabled() || !checkpoint_storage_) return;
+  const std::string id = job.id;
+  const uint64_t generation = job.timer_generation;
+  executor_.PostAfter(std::chrono::milliseconds(config.interval_ms),
+                      [this, id, generation] { CheckpointTick(id, generation); });
+}
+
+void JobManagerCore::CheckpointTick(const std::string& job_id, uint64_t generation) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second->timer_generation != generation ||
+      it->second->state != JobState::kRunning)
+    return;  // the attempt ended: its successor starts its own ticks
+  JobRecord& job = *it->second;
+  const CheckpointConfig& config = job.graph->config().checkpoint;
+  const bool all_running = std::all_of(job.subtasks.begin(), job.subtasks.end(), [](const auto& e) {
+    return e.second.status == SubtaskStatus::kRunning;
+  });
+  const bool paused = std::chrono::steady_clock::now() - job.checkpoints.last_end <
+                      std::chrono::milliseconds(config.min_pause_ms);
+  if (all_running && !paused && int(job.checkpoints.pending.size()) < config.max_concurrent)
+    TriggerCheckpoint(job);
+  executor_.PostAfter(std::chrono::milliseconds(config.interval_ms),
+                      [this, job_id, generation] { CheckpointTick(job_id, generation); });
+}
+
+void JobManagerCore::TriggerCheckpoint(JobRecord& job) {
+  const int64_t id = ++job.checkpoints.last_id;
+  PendingCheckpoint& pending = job.checkpoints.pending[id];
+  pending.started = std::chrono::steady_clock::now();
+  pending.metadata.job_id = job.id;
+  pending.metadata.checkpoint_id = CheckpointId(id);
+  pending.metadata.trigger_time = NowMillis();
+  for (const auto& tm : TaskManagersOf(job)) {
+    capnp::MallocMessageBuilder message;
+    auto t = message.initRoot<control::ControlMessage>().initTriggerCheckpoint();
+    t.setJobId(job.id);
+    t.setAttempt(job.attempt);
+    t.setCheckpointId(id);
+    t.setTimestamp(pending.metadata.trigger_time);
+    SendTo(tm, message);
+  }
+  const std::string job_id = job.id;
+  const int attempt = job.attempt;
+  executor_.PostAfter(std::chrono::milliseconds(job.graph->config().checkpoint.timeout_ms),
+                      [this, job_id, attempt, id] {
+                        auto it = jobs_.find(job_id);
+                        if (it == jobs_.end() || it->second->attempt != attempt) return;
+                        if (it->second->checkpoints.pending.count(id))
+                          FailCheckpoint(*it->second, id, "timed out");
+                      });
+}
+
+void JobManagerCore::OnCheckpointAck(capnp::MessageBuilder& message) {
+  auto a = message.getRoot<control::ControlMessage>().asReader().getAcknowledgeCheckpoint();
+  auto it = jobs_.find(a.getJobId());
+  if (it == jobs_.end() || it->second->attempt != a.getAttempt()) return;
+  JobRecord& job = *it->second;
+  auto pending = job.checkpoints.pending.find(a.getCheckpointId());
+  if (pending == job.checkpoints.pending.end()) return;  // aborted meanwhile
+  if (!pending->second.acknowledged.insert({a.getVertex(), a.getSubtask()}).second) return;
+  TaskCheckpointRecord record;
+  record.task_name = a.getTaskName();
+  record.vertex = "v" + std::to_string(a.getVertex());
+  record.subtask = a.getSubtask();
+  record.state_handle = a.getStateHandle();
+  record.state_size = a.getStateSize();
+  record.sync_ns = a.getSyncNs();
+  record.async_ns = a.getAsyncNs();
+  record.alignment_ns = a.getAlignmentNs();
+  pending->second.metadata.tasks.push_back(std::move(record));
+  if (pending->second.acknowledged.size() == job.subtasks.size())
+    CompleteCheckpoint(job, a.getCheckpointId());
+}
+
+void JobManagerCore::OnCheckpointDecline(capnp::MessageBuilder& message) {
+  auto d = message.getRoot<control::ControlMessage>().asReader().getDeclineCheckpoint();
+  auto it = jobs_.find(d.getJobId());
+  if (it == jobs_.end() || it->second->attempt != d.getAttempt()) return;
+  if (!it->second->checkpoints.pending.count(d.getCheckpointId())) return;
+  FailCheckpoint(*it->second, d.getCheckpointId(),
+                 "declined by " + SubtaskName(*it->second, d.getVertex(), d.getSubtask()) + ": " +
+                     std::string(d.getReason()));
+}
+
+void JobManagerCore::CompleteCheckpoint(JobRecord& job, int64_t id) {
+  PendingCheckpoint pending = std::move(job.checkpoints.pending.at(id));
+  job.checkpoints.pending.erase(id);
+  pending.metadata.completion_time = NowMillis();
+  try {
+    checkpoint_storage_->CompleteCheckpoint(pending.metadata);
+  } catch (const std::exception& e) {
+    job.checkpoints.pending[id] = std::move(pending);
+    return FailCheckpoint(job, id, std::string("cannot store its metadata: ") + e.what());
+  }
+  CheckpointStats stats;
+  stats.id = id;
+  stats.status = "COMPLETED";
+  stats.trigger_time = pending.metadata.trigger_time;
+  stats.duration_ms = pending.metadata.completion_time - pending.metadata.trigger_time;
+  stats.state_size = pending.metadata.TotalSize();
+  for (const auto& task : pending.metadata.tasks)
+    stats.alignment_ms = std::max(stats.alignment_ms, task.alignment_ns / 1'000'000);
+  stats.acknowledged = stats.subtasks = int(job.subtasks.size());
+  job.checkpoints.latest_completed = stats;
+  job.checkpoints.latest_completed_directory = checkpoint_storage_->CheckpointDirectory(job.id, CheckpointId(id));
+  ++job.checkpoints.completed;
+  job.checkpoints.last_end = std::chrono::steady_clock::now();
+  RecordHistory(job, stats);
+  spdlog::info("job manager: job {} checkpoint {} completed in {} ms ({} bytes)", job.id, id,
+               stats.duration_ms, stats.state_size);
+  NotifyCheckpoint(job, id, true);
+  // Older checkpoints still in flight are subsumed by this one.
+  std::vector<int64_t> older;
+  for (const auto& [pending_id, p] : job.checkpoints.pending)
+    if (pending_id < id) older.push_back(pending_id);
+  for (int64_t o : older) FailCheckpoint(job, o, "subsumed by checkpoint " + std::to_string(id));
+}
+
+void JobManagerCore::FailCheckpoint(JobRecord& job, int64_t id, const std::string& reason) {
+  auto it = job.checkpoints.pending.find(id);
+  if (it == job.checkpoints.pending.end()) return;
+  CheckpointStats stats;
+  stats.id = id;
+  stats.status = "FAILED";
+  stats.trigger_time = it->second.metadata.trigger_time;
+  stats.duration_ms = NowMillis() - stats.trigger_time;
+  stats.acknowledged = int(it->second.acknowledged.size());
+  stats.subtasks = int(job.subtasks.size());
+  stats.failure = reason;
+  job.checkpoints.pending.erase(it);
+  ++job.checkpoints.failed;
+  job.checkpoints.last_end = std::chrono::steady_clock::now();
+  RecordHistory(job, stats);
+  spdlog::warn("job manager: job {} checkpoint {} failed: {}", job.id, id, reason);
+  try {
+    checkpoint_storage_->Discard(job.id, CheckpointId(id));
+  } catch (const std::exception& e) {
+    spdlog::warn("job manager: cannot discard checkpoint {} of job {}: {}", id, job.id, e.what());
+  }
+  NotifyCheckpoint(job, id, false);
+}
+
+void JobManagerCore::AbortPendingCheckpoints(JobRecord& job, const std::string& reason) {
+  std::vector<int64_t> ids;
+  for (const auto& [id, pending] : job.checkpoints.pending) ids.push_back(id);
+  for (int64_t id : ids) FailCheckpoint(job, id, reason);
+}
+
+void JobManagerCore::NotifyCheckpoint(JobRecord& job, int64_t id, bool completed) {
+  for (const auto& tm : TaskManagersOf(job)) {
+    capnp::MallocMessageBuilder message;
+    auto n = message.initRoot<control::ControlMessage>().initNotifyCheckpoint();
+    n.setJobId(job.id);
+    n.setAttempt(job.attempt);
+    n.setCheckpointId(id);
+    n.setCompleted(completed);
+    SendTo(tm, message);
+  }
+}
+
+void JobManagerCore::RecordHistory(JobRecord& job, CheckpointStats stats) {
+  job.checkpoints.history.push_back(std::move(stats));
+  while (job.checkpoints.history.size() > kCheckpointHistory) job.checkpoints.history.pop_front();
+}
+
+}  // namespace brook
