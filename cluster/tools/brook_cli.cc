@@ -1,8 +1,9 @@
 // brook: the command-line client of a Brook cluster. It talks to the job manager's REST API
 // only (the same API as the web status page), so it needs nothing but the REST address.
 //
-//   brook run <job.so> [--parallelism N] [--detached] [-- job args...]
-//   brook list | status <job> | cancel <job> | taskmanagers
+//   brook run <job.so> [--parallelism N] [--detached] [--from-savepoint DIR] [-- job args...]
+//   brook list | status <job> | cancel <job> | taskmanagers | checkpoints <job>
+//   brook savepoint <job> DIR | stop --savepoint DIR <job>
 //
 // Exit codes: 0 success (for `run`, the job finished), 1 the job failed or was cancelled,
 // 2 bad usage, 3 the job manager is unreachable or refused the request.
@@ -214,6 +215,9 @@ int main(int argc, char** argv) {
   run->add_option("library", library, "the job's shared library (lib<job>.so)")->required();
   run->add_option("--parallelism,-p", parallelism, "default parallelism of the job's operators");
   run->add_flag("--detached,-d", detached, "return once the job is submitted");
+  std::string from_savepoint;
+  run->add_option("--from-savepoint,-s", from_savepoint,
+                  "start from this savepoint (or retained checkpoint) directory");
   run->add_option("args", job_args, "arguments for the job (after --)");
 
   auto* list = app.add_subcommand("list", "list jobs");
@@ -223,6 +227,15 @@ int main(int argc, char** argv) {
   status->add_option("job", job_id, "job id (or a unique prefix)")->required();
   cancel->add_option("job", job_id, "job id (or a unique prefix)")->required();
   auto* taskmanagers = app.add_subcommand("taskmanagers", "list task managers and their slots");
+  auto* checkpoints = app.add_subcommand("checkpoints", "show a job's checkpoint statistics");
+  checkpoints->add_option("job", job_id, "job id (or a unique prefix)")->required();
+  auto* savepoint = app.add_subcommand("savepoint", "take a savepoint of a running job");
+  std::string savepoint_dir;
+  savepoint->add_option("job", job_id, "job id (or a unique prefix)")->required();
+  savepoint->add_option("directory", savepoint_dir, "absolute target directory")->required();
+  auto* stop = app.add_subcommand("stop", "take a savepoint, then cancel the job");
+  stop->add_option("--savepoint,-p", savepoint_dir, "absolute target directory")->required();
+  stop->add_option("job", job_id, "job id (or a unique prefix)")->required();
 
   try {
     app.parse(argc, argv);
@@ -239,6 +252,7 @@ int main(int argc, char** argv) {
       const std::string jar = Str(upload, "id");
       json::object request{{"programArgsList", json::array(job_args.begin(), job_args.end())}};
       if (parallelism > 0) request["parallelism"] = parallelism;
+      if (!from_savepoint.empty()) request["savepointPath"] = from_savepoint;
       const auto submitted = api.Post("/jars/" + jar + "/run", request);
       const std::string id = Str(submitted, "jobid");
       std::printf("submitted job %s\n", id.c_str());
@@ -281,6 +295,50 @@ int main(int argc, char** argv) {
       }
       std::printf("job %s is still cancelling\n", id.c_str());
       return kOk;
+    }
+    if (*checkpoints) {
+      const std::string id = ResolveJob(api, job_id);
+      const auto c = api.Get("/jobs/" + id + "/checkpoints");
+      const auto& counts = c.as_object().at("counts");
+      std::printf("job %s: %lld completed, %lld failed, %lld in progress\n", id.c_str(),
+                  static_cast<long long>(Int(counts, "completed")), static_cast<long long>(Int(counts, "failed")),
+                  static_cast<long long>(Int(counts, "in_progress")));
+      std::printf("%6s  %-11s %-19s %10s %12s %10s %7s\n", "id", "status", "triggered", "duration",
+                  "size", "alignment", "acks");
+      for (const auto& h : c.as_object().at("history").as_array())
+        std::printf("%6lld  %-11s %-19s %7lld ms %12lld %7lld ms %3lld/%lld %s\n",
+                    static_cast<long long>(Int(h, "id")), Str(h, "status").c_str(),
+                    FormatTime(Int(h, "trigger_timestamp")).c_str(),
+                    static_cast<long long>(Int(h, "end_to_end_duration")),
+                    static_cast<long long>(Int(h, "state_size")),
+                    static_cast<long long>(Int(h, "alignment_duration")),
+                    static_cast<long long>(Int(h, "num_acknowledged_subtasks")),
+                    static_cast<long long>(Int(h, "num_subtasks")), Str(h, "failure_message").c_str());
+      return kOk;
+    }
+    if (*savepoint || *stop) {
+      const std::string id = ResolveJob(api, job_id);
+      const auto trigger = api.Post("/jobs/" + id + "/savepoints",
+                                    json::object{{"target-directory", savepoint_dir}, {"cancel-job", bool(*stop)}});
+      const std::string request_id = Str(trigger, "request-id");
+      for (int i = 0; i < 1200; ++i) {
+        const auto status = api.Get("/jobs/" + id + "/savepoints/" + request_id);
+        const std::string state = Str(status.as_object().at("status"), "id");
+        if (state == "COMPLETED") {
+          std::printf("savepoint of job %s written to %s\n", id.c_str(),
+                      Str(status.as_object().at("operation"), "location").c_str());
+          if (*stop) std::printf("job %s stopped\n", id.c_str());
+          return kOk;
+        }
+        if (state == "FAILED") {
+          std::fprintf(stderr, "brook: the savepoint failed: %s\n",
+                       Str(status.as_object().at("operation"), "failure-cause").c_str());
+          return kJobFailed;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::fprintf(stderr, "brook: the savepoint did not complete within 2 minutes\n");
+      return kJobFailed;
     }
     if (*taskmanagers) {
       const auto tms = api.Get("/taskmanagers").as_object().at("taskmanagers").as_array();

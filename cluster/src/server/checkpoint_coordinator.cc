@@ -8,6 +8,8 @@
 //   applies retention), the task managers are notified (two-phase-commit sinks commit), and a
 //   restart of the job restores from it. A decline, a timeout or the attempt failing aborts it:
 //   its files are discarded and the tasks are told.
+#include <filesystem>
+
 #include <capnp/message.h>
 #include <spdlog/spdlog.h>
 
@@ -53,10 +55,34 @@ void JobManagerCore::CheckpointTick(const std::string& job_id, uint64_t generati
                       [this, job_id, generation] { CheckpointTick(job_id, generation); });
 }
 
-void JobManagerCore::TriggerCheckpoint(JobRecord& job) {
+int64_t JobManagerCore::TriggerSavepoint(const std::string& job_id,
+                                         const std::string& target_directory, bool cancel_job) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) throw RequestError(404, "no job with id '" + job_id + "'");
+  JobRecord& job = *it->second;
+  if (target_directory.empty() || target_directory.front() != '/')
+    throw RequestError(400, "a savepoint needs an absolute target directory");
+  if (std::filesystem::exists(target_directory) && !std::filesystem::is_empty(target_directory))
+    throw RequestError(409, "the savepoint directory " + target_directory + " is not empty");
+  const bool all_running = std::all_of(job.subtasks.begin(), job.subtasks.end(), [](const auto& e) {
+    return e.second.status == SubtaskStatus::kRunning;
+  });
+  if (job.state != JobState::kRunning || !all_running)
+    throw RequestError(409, std::string("a savepoint needs every subtask running; the job is ") +
+                                JobStateName(job.state));
+  const int64_t id = TriggerCheckpoint(job, target_directory);
+  SavepointRequest& request = job.checkpoints.savepoints[id];
+  request.target_directory = target_directory;
+  request.cancel_job = cancel_job;
+  return id;
+}
+
+int64_t JobManagerCore::TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target) {
   const int64_t id = ++job.checkpoints.last_id;
   PendingCheckpoint& pending = job.checkpoints.pending[id];
   pending.started = std::chrono::steady_clock::now();
+  pending.savepoint_target = savepoint_target;
+  pending.metadata.kind = savepoint_target ? CheckpointKind::kSavepoint : CheckpointKind::kCheckpoint;
   pending.metadata.job_id = job.id;
   pending.metadata.checkpoint_id = CheckpointId(id);
   pending.metadata.trigger_time = NowMillis();
@@ -67,6 +93,7 @@ void JobManagerCore::TriggerCheckpoint(JobRecord& job) {
     t.setAttempt(job.attempt);
     t.setCheckpointId(id);
     t.setTimestamp(pending.metadata.trigger_time);
+    t.setSavepoint(savepoint_target.has_value());
     SendTo(tm, message);
   }
   const std::string job_id = job.id;
@@ -78,6 +105,7 @@ void JobManagerCore::TriggerCheckpoint(JobRecord& job) {
                         if (it->second->checkpoints.pending.count(id))
                           FailCheckpoint(*it->second, id, "timed out");
                       });
+  return id;
 }
 
 void JobManagerCore::OnCheckpointAck(capnp::MessageBuilder& message) {
@@ -139,6 +167,7 @@ void JobManagerCore::CompleteCheckpoint(JobRecord& job, int64_t id) {
   spdlog::info("job manager: job {} checkpoint {} completed in {} ms ({} bytes)", job.id, id,
                stats.duration_ms, stats.state_size);
   NotifyCheckpoint(job, id, true);
+  if (pending.savepoint_target) FinishSavepoint(job, id, *pending.savepoint_target);
   // Older checkpoints still in flight are subsumed by this one.
   std::vector<int64_t> older;
   for (const auto& [pending_id, p] : job.checkpoints.pending)
@@ -159,6 +188,10 @@ void JobManagerCore::FailCheckpoint(JobRecord& job, int64_t id, const std::strin
   stats.failure = reason;
   job.checkpoints.pending.erase(it);
   ++job.checkpoints.failed;
+  if (auto request = job.checkpoints.savepoints.find(id); request != job.checkpoints.savepoints.end()) {
+    request->second.status = "FAILED";
+    request->second.failure = reason;
+  }
   job.checkpoints.last_end = std::chrono::steady_clock::now();
   RecordHistory(job, stats);
   spdlog::warn("job manager: job {} checkpoint {} failed: {}", job.id, id, reason);
@@ -186,6 +219,24 @@ void JobManagerCore::NotifyCheckpoint(JobRecord& job, int64_t id, bool completed
     n.setCompleted(completed);
     SendTo(tm, message);
   }
+}
+
+// A completed savepoint is copied out of the job's checkpoints into the user's directory, where
+// it outlives the job (and retention); stop-with-savepoint then cancels the job.
+void JobManagerCore::FinishSavepoint(JobRecord& job, int64_t id, const std::string& target) {
+  SavepointRequest& request = job.checkpoints.savepoints[id];
+  try {
+    checkpoint_storage_->WriteSavepoint(job.id, CheckpointId(id), target);
+    request.status = "COMPLETED";
+    request.location = target;
+    spdlog::info("job manager: job {} savepoint {} written to {}", job.id, id, target);
+  } catch (const std::exception& e) {
+    request.status = "FAILED";
+    request.failure = e.what();
+    spdlog::warn("job manager: job {} savepoint {} cannot be written to {}: {}", job.id, id, target, e.what());
+    return;
+  }
+  if (request.cancel_job && job.state == JobState::kRunning) CancelJob(job.id);
 }
 
 void JobManagerCore::RecordHistory(JobRecord& job, CheckpointStats stats) {

@@ -95,6 +95,7 @@ struct TriggerCheckpoint {
   attempt @1 :Int32;
   checkpointId @2 :Int64;
   timestamp @3 :Int64;
+  savepoint @4 :Bool;  # a user-triggered savepoint (CheckpointKind::kSavepoint)
 }
 
 struct AcknowledgeCheckpoint {

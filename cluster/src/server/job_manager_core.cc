@@ -329,7 +329,8 @@ std::string JobManagerCore::UploadJar(const std::string& bytes, const std::strin
   return key;
 }
 
-std::string JobManagerCore::RunJar(const std::string& jar_id, const JobArgs& args, int parallelism) {
+std::string JobManagerCore::RunJar(const std::string& jar_id, const JobArgs& args, int parallelism,
+                                   const std::string& savepoint) {
   auto key = server::BlobKey::Parse(jar_id);
   if (!key || !blobs_.Contains(key.value()))
     throw RequestError(404, "no job library with id '" + jar_id + "'");
@@ -349,7 +350,7 @@ std::string JobManagerCore::RunJar(const std::string& jar_id, const JobArgs& arg
   }
   job->blob_key = jar_id;
   job->blob_size = info.value().size;
-  return AddJob(std::move(job), args, parallelism);
+  return AddJob(std::move(job), args, parallelism, savepoint);
 }
 
 std::string JobManagerCore::RunInProcess(const JobEntry& entry, const JobArgs& args, int parallelism) {
@@ -364,7 +365,18 @@ std::string JobManagerCore::RunInProcess(const JobEntry& entry, const JobArgs& a
 }
 
 std::string JobManagerCore::AddJob(std::unique_ptr<JobRecord> job, const JobArgs& args,
-                                   int parallelism) {
+                                   int parallelism, const std::string& savepoint) {
+  if (!savepoint.empty()) {
+    std::optional<CheckpointMetadata> metadata;
+    try {
+      metadata = checkpoint_storage_->ReadMetadata(savepoint);
+    } catch (const std::exception& e) {
+      throw RequestError(400, "cannot read the savepoint at " + savepoint + ": " + e.what());
+    }
+    if (!metadata) throw RequestError(400, "no completed savepoint or checkpoint at " + savepoint);
+    job->checkpoints.latest_completed_directory = savepoint;
+    job->checkpoints.last_id = metadata->checkpoint_id.value();
+  }
   job->id = RandomHex(16);
   job->name = job->graph->name();
   job->args = args;
@@ -490,10 +502,9 @@ void JobManagerCore::Deploy(JobRecord& job) {
       ++i;
     }
     d.setBufferTimeoutMs(options_.buffer_timeout.count());
-    if (job.graph->config().checkpoint.enabled()) {
-      d.setCheckpointDirectory(checkpoint_storage_->options().directory);
-      d.setRestoreDirectory(job.checkpoints.latest_completed_directory);
-    }
+    // Every job can take savepoints, so tasks always get a place to write snapshots.
+    d.setCheckpointDirectory(checkpoint_storage_->options().directory);
+    d.setRestoreDirectory(job.checkpoints.latest_completed_directory);
     SendTo(tm_id, message);
   }
   if (!job.checkpoints.latest_completed_directory.empty())

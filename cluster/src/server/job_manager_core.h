@@ -80,8 +80,18 @@ struct CheckpointStats {
   std::string failure;
 };
 
+// A user's savepoint request (REST POST /jobs/{id}/savepoints), kept for its status.
+struct SavepointRequest {
+  std::string target_directory;
+  bool cancel_job = false;  // stop with savepoint
+  std::string status = "IN_PROGRESS";  // IN_PROGRESS, COMPLETED, FAILED
+  std::string location;
+  std::string failure;
+};
+
 struct PendingCheckpoint {
   SteadyTime started{};
+  std::optional<std::string> savepoint_target;  // set for savepoints
   CheckpointMetadata metadata;
   std::set<std::pair<int, int>> acknowledged;  // (vertex, subtask)
 };
@@ -95,6 +105,7 @@ struct JobCheckpoints {
   int completed = 0, failed = 0;
   std::deque<CheckpointStats> history;  // newest last, bounded
   SteadyTime last_end{};
+  std::map<int64_t, SavepointRequest> savepoints;  // by checkpoint id
 };
 
 struct JobRecord {
@@ -168,9 +179,15 @@ class JobManagerCore {
   // Checks and stores a job library; returns its key (the jar id).
   std::string UploadJar(const std::string& bytes, const std::string& file_name);
   // Builds the job's graph and schedules it; returns the job id.
-  std::string RunJar(const std::string& jar_id, const JobArgs& args, int parallelism);
+  // `savepoint`: a savepoint or retained checkpoint directory to start from ("" for none).
+  std::string RunJar(const std::string& jar_id, const JobArgs& args, int parallelism,
+                     const std::string& savepoint = "");
   // Runs a job whose code is linked into this process (in_process_jobs.h); returns its id.
   std::string RunInProcess(const JobEntry& entry, const JobArgs& args, int parallelism);
+  // Takes a savepoint into `target_directory` (and then cancels the job, for stop-with-
+  // savepoint); returns its request id. Throws RequestError.
+  int64_t TriggerSavepoint(const std::string& job_id, const std::string& target_directory,
+                           bool cancel_job);
   void CancelJob(const std::string& job_id);
 
   const std::map<std::string, std::unique_ptr<JobRecord>>& jobs() const { return jobs_; }
@@ -194,7 +211,8 @@ class JobManagerCore {
   void LoseTaskManager(const std::string& tm_id, const std::string& reason);
 
   // Registers a job whose library (if any) and graph are set, and schedules it.
-  std::string AddJob(std::unique_ptr<JobRecord> job, const JobArgs& args, int parallelism);
+  std::string AddJob(std::unique_ptr<JobRecord> job, const JobArgs& args, int parallelism,
+                     const std::string& savepoint = "");
   void TrySchedule(JobRecord& job);
   void ScheduleWaitingJobs();
   void Deploy(JobRecord& job);
@@ -217,9 +235,11 @@ class JobManagerCore {
   std::vector<std::string> job_order_;  // submission order
   std::unique_ptr<CheckpointStorage> checkpoint_storage_;
   void CheckpointTick(const std::string& job_id, uint64_t generation);
-  void TriggerCheckpoint(JobRecord& job);
+  // Returns the new checkpoint's id.
+  int64_t TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target = std::nullopt);
   void CompleteCheckpoint(JobRecord& job, int64_t id);
   void FailCheckpoint(JobRecord& job, int64_t id, const std::string& reason);
+  void FinishSavepoint(JobRecord& job, int64_t id, const std::string& target);
   void NotifyCheckpoint(JobRecord& job, int64_t id, bool completed);
   void RecordHistory(JobRecord& job, CheckpointStats stats);
   uint64_t heartbeat_sequence_ = 0;

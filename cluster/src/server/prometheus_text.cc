@@ -1,5 +1,6 @@
 #include "cluster/src/server/prometheus_text.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -28,10 +29,19 @@ std::string Number(double value) {
   return buffer;
 }
 
-// Prometheus names allow [a-zA-Z_:][a-zA-Z0-9_:]*.
+// Prometheus names allow [a-zA-Z_:][a-zA-Z0-9_:]*, and its convention (which promtool checks)
+// is snake_case: numRecordsIn becomes num_records_in.
 std::string SanitizeName(const std::string& name) {
   std::string out;
-  for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':') ? c : '_';
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (std::isupper(c)) {
+      if (i > 0 && !out.empty() && out.back() != '_') out += '_';
+      out += char(std::tolower(c));
+    } else {
+      out += (std::isalnum(c) || c == '_' || c == ':') ? char(c) : '_';
+    }
+  }
   if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out = "_" + out;
   return out;
 }
@@ -89,8 +99,8 @@ std::string JobManagerPrometheusText(const JobManagerCore& core, const ProcessSt
   text.Process("brook_jobmanager", process);
   text.Family("brook_jobmanager_taskmanagers", "gauge", "Registered task managers.");
   text.Sample("brook_jobmanager_taskmanagers", {}, double(core.task_managers().size()));
-  text.Family("brook_jobmanager_slots_total", "gauge", "Slots offered by registered task managers.");
-  text.Sample("brook_jobmanager_slots_total", {}, core.slots().total_slots());
+  text.Family("brook_jobmanager_slots", "gauge", "Slots offered by registered task managers.");
+  text.Sample("brook_jobmanager_slots", {}, core.slots().total_slots());
   text.Family("brook_jobmanager_slots_available", "gauge", "Free slots.");
   text.Sample("brook_jobmanager_slots_available", {}, core.slots().free_slots());
   text.Family("brook_jobmanager_jobs", "gauge", "Jobs by state.");

@@ -338,6 +338,42 @@ void RegisterRestApi(http::HttpServer& server, JobManagerCore& core, SerialExecu
     });
   });
 
+  // Flink's savepoint API: POST {"target-directory": DIR, "cancel-job": bool} -> request id,
+  // then GET .../savepoints/{request id} until the status is COMPLETED (or FAILED).
+  server.Route("POST", "/jobs/{id}/savepoints", [&](const Request& request) {
+    return OnCore(executor, [&] {
+      const json::value body = ParseBody(request);
+      std::string target;
+      bool cancel = false;
+      try {
+        const auto& object = body.as_object();
+        if (auto* t = object.if_contains("target-directory")) target = std::string(t->as_string());
+        if (auto* c = object.if_contains("cancel-job")) cancel = c->as_bool();
+      } catch (const std::exception& e) {
+        throw RequestError(400, std::string("bad savepoint request: ") + e.what());
+      }
+      const int64_t id = core.TriggerSavepoint(request.params.at("id"), target, cancel);
+      return Response::Json(json::object{{"request-id", std::to_string(id)}}, 202);
+    });
+  }, {.mutating = true});
+
+  server.Route("GET", "/jobs/{id}/savepoints/{rid}", [&](const Request& request) {
+    return OnCore(executor, [&] {
+      const JobRecord& job = core.job(request.params.at("id"));
+      int64_t rid = -1;
+      try {
+        rid = std::stoll(request.params.at("rid"));
+      } catch (const std::exception&) {
+      }
+      auto it = job.checkpoints.savepoints.find(rid);
+      if (it == job.checkpoints.savepoints.end())
+        throw RequestError(404, "job " + job.id + " has no savepoint request '" + request.params.at("rid") + "'");
+      json::object operation{{"location", it->second.location}};
+      if (!it->second.failure.empty()) operation["failure-cause"] = it->second.failure;
+      return Json({{"status", json::object{{"id", it->second.status}}}, {"operation", std::move(operation)}});
+    });
+  });
+
   server.Route("GET", "/taskmanagers", [&](const Request&) {
     return OnCore(executor, [&] {
       json::array tms;
@@ -390,16 +426,20 @@ void RegisterRestApi(http::HttpServer& server, JobManagerCore& core, SerialExecu
       const json::value body = ParseBody(request);
       int parallelism = 0;
       std::vector<std::string> args;
+      std::string savepoint;
       try {
         const auto& object = body.as_object();
         if (auto* p = object.if_contains("parallelism"); p && !p->is_null())
           parallelism = int(p->to_number<int64_t>());
+        if (auto* path = object.if_contains("savepointPath"); path && !path->is_null())
+          savepoint = std::string(path->as_string());
         if (auto* list = object.if_contains("programArgsList"))
           for (const auto& arg : list->as_array()) args.push_back(std::string(arg.as_string()));
       } catch (const std::exception& e) {
         throw RequestError(400, std::string("bad run request: ") + e.what());
       }
-      const std::string id = core.RunJar(request.params.at("id"), JobArgs(std::move(args)), parallelism);
+      const std::string id =
+          core.RunJar(request.params.at("id"), JobArgs(std::move(args)), parallelism, savepoint);
       return Response::Json(json::object{{"jobid", id}});
     });
   }, {.mutating = true});

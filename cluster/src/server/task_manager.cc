@@ -350,7 +350,9 @@ class TaskManager::Impl final : public rpc::RpcHandler {
         if (it == deployments_.end()) return;
         // Source tasks take the checkpoint and emit its barrier; the others ignore the call.
         for (size_t i = 0; i < it->second->subtasks.size(); ++i)
-          it->second->tasks->task(i).TriggerCheckpoint(CheckpointId(t.getCheckpointId()), t.getTimestamp());
+          it->second->tasks->task(i).TriggerCheckpoint(
+              CheckpointId(t.getCheckpointId()), t.getTimestamp(),
+              t.getSavepoint() ? CheckpointKind::kSavepoint : CheckpointKind::kCheckpoint);
         return;
       }
       case control::ControlMessage::NOTIFY_CHECKPOINT: {

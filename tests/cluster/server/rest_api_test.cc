@@ -252,7 +252,7 @@ TEST_F(RestApiTest, MetricsArePrometheusText) {
   auto tm_metrics = tm.Get("/metrics");
   EXPECT_EQ(tm_metrics.status, 200);
   EXPECT_NE(tm_metrics.body.find("brook_taskmanager_process_resident_memory_bytes"), std::string::npos);
-  EXPECT_GT(metric(tm_metrics.body, "brook_numRecordsOut_total"), 0) << tm_metrics.body;
+  EXPECT_GT(metric(tm_metrics.body, "brook_num_records_out_total"), 0) << tm_metrics.body;
   client_->Patch("/jobs/" + id);
 }
 
