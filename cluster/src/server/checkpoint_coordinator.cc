@@ -163,6 +163,7 @@ void JobManagerCore::CompleteCheckpoint(JobRecord& job, int64_t id) {
   job.checkpoints.latest_completed_directory = checkpoint_storage_->CheckpointDirectory(job.id, CheckpointId(id));
   ++job.checkpoints.completed;
   job.checkpoints.last_end = std::chrono::steady_clock::now();
+  Persist(job);
   RecordHistory(job, stats);
   spdlog::info("job manager: job {} checkpoint {} completed in {} ms ({} bytes)", job.id, id,
                stats.duration_ms, stats.state_size);

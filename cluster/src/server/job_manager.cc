@@ -52,12 +52,14 @@ class JobManager::Impl final : public rpc::RpcHandler {
     }
     blobs_ = std::move(blobs).value();
     if (options_.checkpoint_dir.empty()) options_.checkpoint_dir = blob_dir.parent_path() / "checkpoints";
+    if (options_.state_dir.empty()) options_.state_dir = blob_dir.parent_path() / "jobmanager-state";
     try {
       core_ = std::make_unique<JobManagerCore>(options_, executor_, *blobs_);
     } catch (const std::exception& e) {
-      if (error) *error = std::string("cannot open the checkpoint storage: ") + e.what();
+      if (error) *error = std::string("cannot open the job manager's storage: ") + e.what();
       return false;
     }
+    core_->RecoverJobs();  // nothing else runs yet: safe off the executor
 
     rpc::RpcOptions rpc_options;
     rpc_options.cluster_token = options_.cluster_token;

@@ -92,6 +92,68 @@ JobManagerCore::JobManagerCore(const JobManagerOptions& options, SerialExecutor&
   storage.directory = options.checkpoint_dir.string();
   storage.retained_checkpoints = std::max(1, options.retained_checkpoints);
   checkpoint_storage_ = std::make_unique<CheckpointStorage>(storage);
+  if (!options.state_dir.empty()) job_store_ = std::make_unique<JobStore>(options.state_dir.string());
+}
+
+void JobManagerCore::Persist(const JobRecord& job) {
+  if (!job_store_ || IsInProcessJobKey(job.blob_key)) return;
+  if (IsTerminal(job.state)) return job_store_->Remove(job.id);
+  StoredJob stored;
+  stored.id = job.id;
+  stored.name = job.name;
+  stored.blob_key = job.blob_key;
+  stored.args = job.args.all();
+  stored.parallelism = job.parallelism;
+  stored.start_time = job.start_time;
+  stored.attempt = job.attempt;
+  stored.restarts = job.restarts;
+  stored.restore_directory = job.checkpoints.latest_completed_directory;
+  stored.last_checkpoint_id = job.checkpoints.last_id;
+  job_store_->Put(stored);
+}
+
+void JobManagerCore::RecoverJobs() {
+  if (!job_store_) return;
+  for (StoredJob& stored : job_store_->All()) {
+    try {
+      auto key = server::BlobKey::Parse(stored.blob_key);
+      if (!key) throw std::runtime_error(key.error().message);
+      auto path = blobs_.Path(key.value());
+      if (!path) throw std::runtime_error(path.error().message);
+      auto loaded = JobLibrary::Load(path.value().string());
+      if (!loaded) throw std::runtime_error(loaded.error().message);
+      auto job = std::make_unique<JobRecord>();
+      job->library = std::make_shared<JobLibrary>(std::move(loaded).value());
+      job->args = JobArgs(stored.args);
+      job->graph = std::make_unique<JobGraph>(BuildJobGraph(*job->library, job->args, stored.parallelism));
+      job->id = stored.id;
+      job->name = stored.name;
+      job->blob_key = stored.blob_key;
+      job->blob_size = blobs_.Info(key.value()).value().size;
+      job->parallelism = stored.parallelism;
+      job->start_time = stored.start_time;
+      job->attempt = stored.attempt;  // the next attempt is new to every task manager
+      job->restarts = stored.restarts + 1;
+      job->restart_strategy = server::RestartStrategy::Make(options_.restart_strategy, RandomU64());
+      job->checkpoints.latest_completed_directory = stored.restore_directory;
+      job->checkpoints.last_id = stored.last_checkpoint_id;
+      job->exceptions.push_back({NowMillis(), "the job manager restarted; the job resumes from " +
+                                                  (stored.restore_directory.empty() ? std::string("its beginning")
+                                                                                    : stored.restore_directory),
+                                 "", ""});
+      for (const auto& v : job->graph->vertices())
+        for (int s = 0; s < v.parallelism; ++s) job->subtasks[{v.id.value(), s}] = SubtaskRecord{};
+      spdlog::info("job manager: recovered job {} ({}) at attempt {}, restoring from {}", job->id,
+                   job->name, job->attempt, stored.restore_directory.empty() ? "the start" : stored.restore_directory);
+      job_order_.push_back(job->id);
+      JobRecord& record = *job;
+      jobs_[record.id] = std::move(job);
+      TrySchedule(record);
+    } catch (const std::exception& e) {
+      spdlog::error("job manager: cannot recover job {} ({}): {}; forgetting it", stored.id, stored.name, e.what());
+      job_store_->Remove(stored.id);
+    }
+  }
 }
 
 const JobRecord& JobManagerCore::job(const std::string& id) const {
@@ -391,6 +453,7 @@ std::string JobManagerCore::AddJob(std::unique_ptr<JobRecord> job, const JobArgs
   job_order_.push_back(id);
   JobRecord& record = *job;
   jobs_[id] = std::move(job);
+  Persist(record);
   TrySchedule(record);
   return id;
 }
@@ -510,6 +573,7 @@ void JobManagerCore::Deploy(JobRecord& job) {
   if (!job.checkpoints.latest_completed_directory.empty())
     spdlog::info("job manager: job {} attempt {} restores from {}", job.id, job.attempt,
                  job.checkpoints.latest_completed_directory);
+  Persist(job);
   StartCheckpointing(job);
 }
 
@@ -621,6 +685,7 @@ void JobManagerCore::Conclude(JobRecord& job, JobState state) {
   job.state = state;
   job.end_time = NowMillis();
   ++job.timer_generation;
+  Persist(job);
   spdlog::info("job manager: job {} ({}) {}", job.id, job.name, JobStateName(state));
 }
 

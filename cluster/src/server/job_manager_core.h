@@ -21,6 +21,7 @@
 #include "brook/cluster/server/slot_pool.h"
 #include "brook/checkpoint/checkpoint_metadata.h"
 #include "brook/checkpoint/checkpoint_storage.h"
+#include "cluster/src/server/job_store.h"
 #include "brook/jobs/job_graph.h"
 #include "brook/jobs/job_library.h"
 
@@ -165,6 +166,9 @@ class JobManagerCore {
   void OnTaskManagerClosed(const std::shared_ptr<rpc::RpcConnection>& connection,
                            const std::string& reason);
   void StartHeartbeats();
+  // Resumes the unfinished jobs of a previous run of the job manager (from its job store):
+  // they wait for slots and restore from their latest completed checkpoint.
+  void RecoverJobs();
 
   // --- checkpoint coordinator (checkpoint_coordinator.cc) ---
   // Starts periodic checkpoints of a job's new attempt (if the job enabled them).
@@ -234,6 +238,9 @@ class JobManagerCore {
   std::map<std::string, std::unique_ptr<JobRecord>> jobs_;
   std::vector<std::string> job_order_;  // submission order
   std::unique_ptr<CheckpointStorage> checkpoint_storage_;
+  std::unique_ptr<JobStore> job_store_;
+  // Saves what recovery needs of a job (no-op for jobs linked into this process).
+  void Persist(const JobRecord& job);
   void CheckpointTick(const std::string& job_id, uint64_t generation);
   // Returns the new checkpoint's id.
   int64_t TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target = std::nullopt);

@@ -265,8 +265,9 @@ TEST(ClusterProcesses, CancelStopsARunningJob) {
 }
 
 // Exactly-once across process deaths: a keyed count with checkpoints and a two-phase-commit
-// file sink; task managers are killed with SIGKILL twice during the run and replaced; the
-// committed output equals the expected output exactly: nothing lost, nothing duplicated.
+// file sink; task managers are killed with SIGKILL twice during the run and replaced, then the
+// job manager is killed and restarted (it recovers the job from its own LMDB); the committed
+// output equals the expected output exactly: nothing lost, nothing duplicated.
 void RunChaos(bool unaligned) {
   ProcessCluster cluster({"heartbeat.interval=200ms", "heartbeat.timeout=1500ms",
                           "restart-strategy.type=fixed-delay",
@@ -276,7 +277,7 @@ void RunChaos(bool unaligned) {
   cluster.WaitForTaskManagers(2);
   const auto output = cluster.dir() / "out";
   std::filesystem::create_directories(output);
-  const uint64_t events = 60'000, keys = 41;
+  const uint64_t events = 80'000, keys = 41;
   auto args = RunArgs(output, events, keys, 4, 6'000);  // about ten seconds of input
   args.insert(args.begin() + 1, "--detached");
   args.push_back("--checkpoint-interval");
@@ -296,6 +297,8 @@ void RunChaos(bool unaligned) {
     taskmanagers[size_t(kill) % taskmanagers.size()] = &cluster.AddTaskManager(2);
     threshold = ReadOutput(output).size() + 4'000;
   }
+  ASSERT_TRUE(WaitFor([&] { return ReadOutput(output).size() > threshold; }, 60s)) << cluster.Logs();
+  cluster.RestartJobManager();
   ASSERT_TRUE(WaitFor([&] { return JobState(cluster, id) == "FINISHED"; }, 120s))
       << JobState(cluster, id) << "\n" << cluster.Get("/jobs/" + id + "/checkpoints") << cluster.Logs();
   const auto got = ReadOutput(output);
@@ -356,8 +359,8 @@ TEST(ClusterProcesses, SavepointsStopAndResumeAtOtherParallelisms) {
   EXPECT_EQ(bad.exit_code, 3) << bad.output;
 }
 
-TEST(ClusterProcesses, ExactlyOnceThroughTaskManagerKillsAligned) { RunChaos(false); }
-TEST(ClusterProcesses, ExactlyOnceThroughTaskManagerKillsUnaligned) { RunChaos(true); }
+TEST(ClusterProcesses, ExactlyOnceThroughTaskManagerAndJobManagerKillsAligned) { RunChaos(false); }
+TEST(ClusterProcesses, ExactlyOnceThroughTaskManagerAndJobManagerKillsUnaligned) { RunChaos(true); }
 
 }  // namespace
 }  // namespace brook::testing

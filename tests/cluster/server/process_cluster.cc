@@ -127,7 +127,14 @@ ProcessCluster::ProcessCluster(std::vector<std::string> jobmanager_settings) {
     argv.push_back("--set");
     argv.push_back(s);
   }
-  jobmanager_ = std::make_unique<ChildProcess>("jobmanager", argv, dir_ / "jobmanager.log");
+  jobmanager_argv_ = argv;
+  StartJobManager();
+}
+
+void ProcessCluster::StartJobManager() {
+  const std::string log = "jobmanager" + (jobmanager_runs_ ? "-" + std::to_string(jobmanager_runs_) : "") + ".log";
+  ++jobmanager_runs_;
+  jobmanager_ = std::make_unique<ChildProcess>("jobmanager", jobmanager_argv_, dir_ / log);
   // Ready once the REST API answers.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (Get("/overview").empty()) {
@@ -135,6 +142,13 @@ ProcessCluster::ProcessCluster(std::vector<std::string> jobmanager_settings) {
       throw std::runtime_error("the job manager did not start:\n" + jobmanager_->log());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+void ProcessCluster::RestartJobManager() {
+  previous_jobmanager_logs_ += "--- jobmanager (killed) ---\n" + jobmanager_->log();
+  jobmanager_->Kill(SIGKILL);
+  jobmanager_->Wait(std::chrono::seconds(10));
+  StartJobManager();
 }
 
 ProcessCluster::~ProcessCluster() {
@@ -188,7 +202,7 @@ std::string ProcessCluster::Get(const std::string& target) {
 }
 
 std::string ProcessCluster::Logs() const {
-  std::string text = "--- jobmanager ---\n" + jobmanager_->log();
+  std::string text = previous_jobmanager_logs_ + "--- jobmanager ---\n" + jobmanager_->log();
   for (const auto& tm : taskmanagers_) text += "--- " + tm->name() + " ---\n" + tm->log();
   return text;
 }

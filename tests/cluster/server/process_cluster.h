@@ -69,6 +69,9 @@ class ProcessCluster {
   const std::string& token() const { return token_; }
   const std::filesystem::path& dir() const { return dir_; }
   ChildProcess& jobmanager() { return *jobmanager_; }
+  // SIGKILLs the job manager and starts it again with the same ports and directories; returns
+  // once its REST API answers.
+  void RestartJobManager();
   // Every process's log, for a failing test's message.
   std::string Logs() const;
 
@@ -77,7 +80,11 @@ class ProcessCluster {
   std::string token_;
   uint16_t rpc_port_ = 0;
   uint16_t rest_port_ = 0;
+  std::vector<std::string> jobmanager_argv_;
+  int jobmanager_runs_ = 0;
+  std::string previous_jobmanager_logs_;
   std::unique_ptr<ChildProcess> jobmanager_;
+  void StartJobManager();
   std::vector<std::unique_ptr<ChildProcess>> taskmanagers_;
 };
 

@@ -36,6 +36,9 @@ struct JobManagerOptions {
   // Empty: "checkpoints" next to the blob directory.
   std::filesystem::path checkpoint_dir;
   int retained_checkpoints = 3;
+  // The job manager's own LMDB of unfinished jobs, from which a restarted job manager recovers
+  // them (with the same blob directory). Empty: "jobmanager-state" next to the blob directory.
+  std::filesystem::path state_dir;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds heartbeat_timeout{10000};
   std::chrono::milliseconds slot_wait_timeout{60000};
