@@ -111,10 +111,15 @@ int64_t JobManagerCore::TriggerCheckpoint(JobRecord& job, std::optional<std::str
 void JobManagerCore::OnCheckpointAck(capnp::MessageBuilder& message) {
   auto a = message.getRoot<control::ControlMessage>().asReader().getAcknowledgeCheckpoint();
   auto it = jobs_.find(a.getJobId());
-  if (it == jobs_.end() || it->second->attempt != a.getAttempt()) return;
+  if (it == jobs_.end()) return;
   JobRecord& job = *it->second;
   auto pending = job.checkpoints.pending.find(a.getCheckpointId());
-  if (pending == job.checkpoints.pending.end()) return;  // aborted meanwhile
+  if (it->second->attempt != a.getAttempt() || pending == job.checkpoints.pending.end()) {
+    // A task finished writing a checkpoint that was aborted meanwhile (or belongs to an ended
+    // attempt): its write re-created files that the abort had discarded.
+    DiscardLateWrite(job, a.getCheckpointId());
+    return;
+  }
   if (!pending->second.acknowledged.insert({a.getVertex(), a.getSubtask()}).second) return;
   TaskCheckpointRecord record;
   record.task_name = a.getTaskName();
@@ -202,6 +207,16 @@ void JobManagerCore::FailCheckpoint(JobRecord& job, int64_t id, const std::strin
     spdlog::warn("job manager: cannot discard checkpoint {} of job {}: {}", id, job.id, e.what());
   }
   NotifyCheckpoint(job, id, false);
+}
+
+void JobManagerCore::DiscardLateWrite(JobRecord& job, int64_t id) {
+  try {
+    for (CheckpointId completed : checkpoint_storage_->CompletedCheckpoints(job.id))
+      if (completed.value() == id) return;
+    checkpoint_storage_->Discard(job.id, CheckpointId(id));
+  } catch (const std::exception& e) {
+    spdlog::warn("job manager: cannot discard aborted checkpoint {} of job {}: {}", id, job.id, e.what());
+  }
 }
 
 void JobManagerCore::AbortPendingCheckpoints(JobRecord& job, const std::string& reason) {

@@ -247,6 +247,7 @@ class JobManagerCore {
   void CompleteCheckpoint(JobRecord& job, int64_t id);
   void FailCheckpoint(JobRecord& job, int64_t id, const std::string& reason);
   void FinishSavepoint(JobRecord& job, int64_t id, const std::string& target);
+  void DiscardLateWrite(JobRecord& job, int64_t id);
   void NotifyCheckpoint(JobRecord& job, int64_t id, bool completed);
   void RecordHistory(JobRecord& job, CheckpointStats stats);
   uint64_t heartbeat_sequence_ = 0;

@@ -41,6 +41,8 @@ BROOK_JOB(keyed_count) {
     env.enableCheckpointing(checkpoint_interval, args.Has("unaligned")
                                                      ? brook::CheckpointingMode::kUnaligned
                                                      : brook::CheckpointingMode::kAligned);
+  if (const int64_t timeout = args.GetInt("checkpoint-timeout", 0); timeout > 0)
+    env.getCheckpointConfig().timeout_ms = timeout;
 
   auto counts =
       env.fromGenerator("numbers", [keys](uint64_t i) { return KeyCount{Mix(i) % keys, 1}; }, options)

@@ -72,7 +72,7 @@ class RestApiTest : public ::testing::Test {
   }
 
   // Uploads the test job and runs it; returns the job id.
-  std::string SubmitJob(int rate) {
+  std::string SubmitJob(int rate, std::vector<std::string> extra_args = {}) {
     auto upload = client_->PostFile("/jars/upload", KEYED_COUNT_JOB, "jarfile");
     EXPECT_EQ(upload.status, 200) << upload.body;
     const std::string jar(json::parse(upload.body).as_object().at("id").as_string());
@@ -80,6 +80,7 @@ class RestApiTest : public ::testing::Test {
                          {"programArgsList", json::array{"--events", "1000000", "--rate",
                                                          std::to_string(rate), "--output",
                                                          (dir_ / "out").string()}}};
+    for (const auto& a : extra_args) request["programArgsList"].as_array().push_back(json::value(a));
     std::filesystem::create_directories(dir_ / "out");
     auto run = client_->Post("/jars/" + jar + "/run", json::serialize(request));
     EXPECT_EQ(run.status, 200) << run.body;
@@ -253,6 +254,31 @@ TEST_F(RestApiTest, MetricsArePrometheusText) {
   EXPECT_EQ(tm_metrics.status, 200);
   EXPECT_NE(tm_metrics.body.find("brook_taskmanager_process_resident_memory_bytes"), std::string::npos);
   EXPECT_GT(metric(tm_metrics.body, "brook_num_records_out_total"), 0) << tm_metrics.body;
+  client_->Patch("/jobs/" + id);
+}
+
+// The coordinator aborts a checkpoint that does not complete within the job's timeout,
+// discards its files and keeps the job running.
+TEST_F(RestApiTest, CheckpointsThatTimeOutAreAbortedAndDiscarded) {
+  const std::string id = SubmitJob(5'000, {"--checkpoint-interval", "50", "--checkpoint-timeout", "1"});
+  json::object checkpoints;
+  for (int i = 0; i < 400; ++i) {
+    checkpoints = GetJson("/jobs/" + id + "/checkpoints");
+    if (checkpoints.at("counts").as_object().at("failed").as_int64() >= 3) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_GE(checkpoints.at("counts").as_object().at("failed").as_int64(), 3) << json::serialize(checkpoints);
+  int timed_out = 0;
+  for (const auto& h : checkpoints.at("history").as_array()) {
+    const auto& entry = h.as_object();
+    if (entry.at("status").as_string() != "FAILED") continue;
+    EXPECT_EQ(entry.at("failure_message").as_string(), "timed out");
+    ++timed_out;
+    const auto chk = dir_ / "checkpoints" / id / ("chk-" + std::to_string(entry.at("id").as_int64()));
+    EXPECT_FALSE(std::filesystem::exists(chk)) << chk;
+  }
+  EXPECT_GE(timed_out, 3);
+  EXPECT_EQ(GetJson("/jobs/" + id).at("state").as_string(), "RUNNING");
   client_->Patch("/jobs/" + id);
 }
 
