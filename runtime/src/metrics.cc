@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
+#include <limits>
 
 namespace brook {
 
@@ -88,6 +90,16 @@ void TaskIoMetrics::RegisterIn(MetricRegistry& registry, const MetricLabels& lab
   add("idleTimeNs", idle_ns);
   add("backPressuredTimeNs", backpressure_ns);
   add("currentWatermark", current_watermark);
+  // How far event time trails the wall clock (Flink's watermark lag); NaN before the first
+  // watermark and after the last (end of input).
+  add("watermarkLagMs", std::make_shared<Gauge>([watermark = current_watermark] {
+        const double w = watermark->value();
+        if (!(w > -9.0e18 && w < 9.0e18)) return std::numeric_limits<double>::quiet_NaN();
+        const double now_ms = double(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+        return now_ms - w;
+      }));
   add("latencyUs", latency_us);
   add("checkpointAlignmentTimeNs", alignment_ns);
   add("lastCheckpointAlignmentNs", last_alignment_ns);

@@ -59,7 +59,7 @@ TEST(TaskIoMetrics, RegistersEveryTaskMetric) {
       EXPECT_EQ(std::get<std::shared_ptr<Counter>>(e.metric)->value(), 5);
     }
   EXPECT_TRUE(found);
-  EXPECT_EQ(registry.Snapshot().size(), 9u);
+  EXPECT_EQ(registry.Snapshot().size(), 10u);
 }
 
 }  // namespace

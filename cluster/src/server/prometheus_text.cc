@@ -118,6 +118,7 @@ std::string JobManagerPrometheusText(const JobManagerCore& core, const ProcessSt
   text.Family("brook_task_busy_seconds_total", "counter", "Time a subtask spent processing.");
   text.Family("brook_task_backpressured_seconds_total", "counter", "Time a subtask waited for output capacity.");
   text.Family("brook_task_watermark_milliseconds", "gauge", "Current input watermark of a subtask.");
+  text.Family("brook_task_watermark_lag_seconds", "gauge", "Wall clock minus a subtask's watermark.");
   text.Family("brook_job_checkpoints_completed_total", "counter", "Completed checkpoints of a job.");
   text.Family("brook_job_checkpoints_failed_total", "counter", "Failed or aborted checkpoints of a job.");
   text.Family("brook_job_last_checkpoint_duration_seconds", "gauge", "Trigger to completion of the latest completed checkpoint.");
@@ -148,8 +149,10 @@ std::string JobManagerPrometheusText(const JobManagerCore& core, const ProcessSt
       text.Sample("brook_task_bytes_out_total", labels, double(m.bytes_out));
       text.Sample("brook_task_busy_seconds_total", labels, double(m.busy_ns) / 1e9);
       text.Sample("brook_task_backpressured_seconds_total", labels, double(m.backpressure_ns) / 1e9);
-      if (m.watermark != INT64_MIN)
+      if (m.watermark != INT64_MIN && m.watermark != INT64_MAX) {
         text.Sample("brook_task_watermark_milliseconds", labels, double(m.watermark));
+        text.Sample("brook_task_watermark_lag_seconds", labels, double(NowMillis() - m.watermark) / 1e3);
+      }
     }
   }
   return text.str();

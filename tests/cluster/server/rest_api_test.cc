@@ -245,8 +245,13 @@ TEST_F(RestApiTest, MetricsArePrometheusText) {
   }
   EXPECT_NE(first.find("# TYPE brook_jobmanager_taskmanagers gauge"), std::string::npos) << first;
   EXPECT_GT(metric(first, "brook_task_records_out_total"), 0) << first;
-  std::this_thread::sleep_for(500ms);
-  const std::string second = client_->Get("/metrics").body;
+  // Counters increase while the job runs (bounded wait: heartbeats carry them).
+  std::string second;
+  for (int i = 0; i < 200; ++i) {
+    second = client_->Get("/metrics").body;
+    if (metric(second, "brook_task_records_out_total") > metric(first, "brook_task_records_out_total")) break;
+    std::this_thread::sleep_for(50ms);
+  }
   EXPECT_GT(metric(second, "brook_task_records_out_total"), metric(first, "brook_task_records_out_total"));
 
   http::HttpClient tm("127.0.0.1", taskmanager_->metrics_port());
