@@ -23,14 +23,9 @@ int main(int argc, char** argv) {
   config_flags.AddFlag("--log-level", "log.level");
   CLI11_PARSE(app, argc, argv);
 
-  brook::server::Config config;
-  if (!config_flags.Load(config)) return 2;
-  auto settings = brook::server::JobManagerSettings::FromConfig(config);
-  if (!settings) {
-    std::fprintf(stderr, "configuration error: %s\n", settings.error().message.c_str());
-    return 2;
-  }
-  const auto& s = settings.value();
+  const auto settings = config_flags.LoadSettings<brook::server::JobManagerSettings>();
+  if (!settings) return 2;
+  const auto& s = *settings;
   brook::JobManagerOptions options;
   options.rpc_host = s.rpc_address;
   options.rpc_port = s.rpc_port;

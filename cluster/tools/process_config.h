@@ -4,6 +4,8 @@
 // environment < flags) and sets spdlog's level from log.level.
 #pragma once
 
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +26,20 @@ class ProcessConfig {
   // After app.parse(): merges everything. False, with the message printed to stderr, on any
   // configuration error.
   bool Load(server::Config& config);
+
+  // Load(), then the process's typed settings (JobManagerSettings or TaskManagerSettings);
+  // nullopt, with the error printed to stderr, if anything is wrong.
+  template <typename Settings>
+  std::optional<Settings> LoadSettings() {
+    server::Config config;
+    if (!Load(config)) return std::nullopt;
+    auto settings = Settings::FromConfig(config);
+    if (!settings) {
+      std::fprintf(stderr, "configuration error: %s\n", settings.error().message.c_str());
+      return std::nullopt;
+    }
+    return std::move(settings).value();
+  }
 
  private:
   CLI::App& app_;

@@ -24,14 +24,9 @@ int main(int argc, char** argv) {
   config_flags.AddFlag("--log-level", "log.level");
   CLI11_PARSE(app, argc, argv);
 
-  brook::server::Config config;
-  if (!config_flags.Load(config)) return 2;
-  auto settings = brook::server::TaskManagerSettings::FromConfig(config);
-  if (!settings) {
-    std::fprintf(stderr, "configuration error: %s\n", settings.error().message.c_str());
-    return 2;
-  }
-  const auto& s = settings.value();
+  const auto settings = config_flags.LoadSettings<brook::server::TaskManagerSettings>();
+  if (!settings) return 2;
+  const auto& s = *settings;
   brook::TaskManagerOptions options;
   options.jobmanager_host = s.job_manager.host;
   options.jobmanager_port = s.job_manager.port;
