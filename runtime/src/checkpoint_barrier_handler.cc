@@ -1,4 +1,5 @@
 #include "brook/runtime/checkpoint_barrier_handler.h"
+#include "brook/runtime/clock.h"
 
 #include <chrono>
 #include <utility>
@@ -6,14 +7,6 @@
 #include "brook/runtime/check.h"
 
 namespace brook {
-namespace {
-int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 const char* ToString(CheckpointingMode mode) {
   switch (mode) {
     case CheckpointingMode::kAligned: return "aligned";

@@ -1,4 +1,5 @@
 #include "brook/runtime/stream_task.h"
+#include "brook/runtime/clock.h"
 
 #include <algorithm>
 #include <cxxabi.h>
@@ -17,14 +18,6 @@ std::string Demangle(const char* mangled_name) {
   std::free(demangled);
   return result;
 }
-
-namespace {
-int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 StreamTask::StreamTask(std::string task_name, StreamTaskOptions options)
     : name_(std::move(task_name)), options_(options) {}

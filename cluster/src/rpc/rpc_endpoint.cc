@@ -18,14 +18,6 @@ namespace {
 
 constexpr const char* kLogName = "brook rpc";
 
-// Compares in time independent of where the tokens differ.
-bool TokensEqual(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 std::string Describe(const std::exception_ptr& thrown) {
   try {
     std::rethrow_exception(thrown);
@@ -161,7 +153,7 @@ std::string RpcEndpoint::CheckHello(const RpcHelloMessage& hello) const {
            std::to_string(hello.protocol_version) + ", " + options_.name + " speaks version " +
            std::to_string(kRpcProtocolVersion);
   }
-  if (!TokensEqual(hello.cluster_token, options_.cluster_token)) return "wrong cluster token";
+  if (!network::TokensEqual(hello.cluster_token, options_.cluster_token)) return "wrong cluster token";
   return {};
 }
 

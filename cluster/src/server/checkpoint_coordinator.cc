@@ -38,11 +38,9 @@ void JobManagerCore::StartCheckpointing(JobRecord& job) {
 }
 
 void JobManagerCore::CheckpointTick(const std::string& job_id, uint64_t generation) {
-  auto it = jobs_.find(job_id);
-  if (it == jobs_.end() || it->second->timer_generation != generation ||
-      it->second->state != JobState::kRunning)
-    return;  // the attempt ended: its successor starts its own ticks
-  JobRecord& job = *it->second;
+  JobRecord* current = JobIfUnchanged(job_id, generation, JobState::kRunning);
+  if (!current) return;  // the attempt ended: its successor starts its own ticks
+  JobRecord& job = *current;
   const CheckpointConfig& config = job.graph->config().checkpoint;
   const bool all_running = std::all_of(job.subtasks.begin(), job.subtasks.end(), [](const auto& e) {
     return e.second.status == SubtaskStatus::kRunning;

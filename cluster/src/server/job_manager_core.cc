@@ -495,11 +495,9 @@ void JobManagerCore::TrySchedule(JobRecord& job) {
   const uint64_t generation = ++job.timer_generation;
   const std::string id = job.id;
   executor_.PostAfter(options_.slot_wait_timeout, [this, id, generation, needed] {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second->timer_generation != generation ||
-        it->second->state != JobState::kCreated)
-      return;
-    JobRecord& waiting = *it->second;
+    JobRecord* still_waiting = JobIfUnchanged(id, generation, JobState::kCreated);
+    if (!still_waiting) return;
+    JobRecord& waiting = *still_waiting;
     waiting.exceptions.push_back(
         {NowMillis(),
          "not enough slots: the job needs " + std::to_string(needed) + ", the cluster has " +
@@ -510,6 +508,13 @@ void JobManagerCore::TrySchedule(JobRecord& job) {
          "", ""});
     Conclude(waiting, JobState::kFailed);
   });
+}
+
+JobRecord* JobManagerCore::JobIfUnchanged(const std::string& id, uint64_t generation, JobState state) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second->timer_generation != generation || it->second->state != state)
+    return nullptr;
+  return it->second.get();
 }
 
 void JobManagerCore::ScheduleWaitingJobs() {
@@ -671,12 +676,10 @@ void JobManagerCore::MaybeConcludeAttempt(JobRecord& job) {
   const uint64_t generation = ++job.timer_generation;
   const std::string id = job.id;
   executor_.PostAfter(*delay, [this, id, generation] {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second->timer_generation != generation ||
-        it->second->state != JobState::kRestarting)
-      return;
-    it->second->waiting_for_slots_since.reset();
-    TrySchedule(*it->second);
+    JobRecord* restarting = JobIfUnchanged(id, generation, JobState::kRestarting);
+    if (!restarting) return;
+    restarting->waiting_for_slots_since.reset();
+    TrySchedule(*restarting);
   });
 }
 

@@ -218,6 +218,9 @@ class JobManagerCore {
   std::string AddJob(std::unique_ptr<JobRecord> job, const JobArgs& args, int parallelism,
                      const std::string& savepoint = "");
   void TrySchedule(JobRecord& job);
+  // For delayed actions: the job, if it is still in `state` with the same timer generation
+  // (nothing moved it on since the action was scheduled); nullptr otherwise.
+  JobRecord* JobIfUnchanged(const std::string& id, uint64_t generation, JobState state);
   void ScheduleWaitingJobs();
   void Deploy(JobRecord& job);
   void FailAttempt(JobRecord& job, const std::string& message, const std::string& task,

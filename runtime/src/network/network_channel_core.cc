@@ -1,4 +1,5 @@
 #include "brook/runtime/network/network_channel_core.h"
+#include "brook/runtime/clock.h"
 
 #include <chrono>
 #include <stdexcept>
@@ -7,14 +8,6 @@
 #include "brook/runtime/task_cancelled.h"
 
 namespace brook::network {
-namespace {
-int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 // --- OutboundChannel ------------------------------------------------------------------------
 
 OutboundChannel::OutboundChannel(std::shared_ptr<ChannelHost> host, const ChannelId& id,

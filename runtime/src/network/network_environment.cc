@@ -1,4 +1,5 @@
 #include "brook/runtime/network/network_environment.h"
+#include "brook/runtime/clock.h"
 
 #include <spdlog/spdlog.h>
 
@@ -28,20 +29,6 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 // Requests for channels not opened yet, per environment: bounds what a peer can make us hold.
 constexpr size_t kMaxPendingRequests = 1 << 16;
 constexpr uint32_t kMaxCreditsPerMessage = 1 << 16;
-
-int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Compares in time independent of where the tokens differ.
-bool TokensEqual(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 }  // namespace
 

@@ -35,6 +35,15 @@
 
 namespace brook::network {
 
+// Compares cluster tokens in time independent of where they differ (both handshakes use it:
+// the data plane's and the control plane's).
+inline bool TokensEqual(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 class BufferPool;
 class FramedConnection;
 
