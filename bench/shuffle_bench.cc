@@ -15,6 +15,7 @@
 //
 //   brook_shuffle_bench CASE... [--events N] [--runs R] [--warmup N] [--latency-seconds S]
 //                               [--rate-fraction F] [--buffer-timeout-ms T] [--keys K]
+//                               [--credits C]
 //
 // --events is the number of records (default 5M, 500 MB); --warmup the records of a first,
 // untimed job (default 500k).
@@ -96,6 +97,7 @@ struct Settings {
   double latency_seconds = 5;
   double rate_fraction = 0.5;
   int buffer_timeout_ms = -1;  // -1: the defaults (NetworkOptions, StreamTaskOptions)
+  int credits = -1;            // -1: NetworkOptions' default initial credits per channel
 };
 
 // What a job run is: sent from the parent to the child, which builds the same graph.
@@ -240,6 +242,7 @@ brook::NetworkOptions NetworkOptionsFor(const Settings& settings) {
   options.cluster_token = kToken;
   if (settings.buffer_timeout_ms >= 0)
     options.buffer_timeout = std::chrono::milliseconds(settings.buffer_timeout_ms);
+  if (settings.credits > 0) options.initial_credits = uint32_t(settings.credits);
   return options;
 }
 
@@ -482,7 +485,7 @@ class Parent {
   std::fprintf(stderr,
                "error: %s\nusage: brook_shuffle_bench [shuffle_tcp] [latency] [--events N] "
                "[--runs R] [--warmup N] [--keys K] [--latency-seconds S] [--rate-fraction F] "
-               "[--buffer-timeout-ms T]\n",
+               "[--buffer-timeout-ms T] [--credits C]\n",
                error);
   std::exit(2);
 }
@@ -506,6 +509,7 @@ int main(int argc, char** argv) {
       else if (arg == "--latency-seconds") settings.latency_seconds = std::stod(value());
       else if (arg == "--rate-fraction") settings.rate_fraction = std::stod(value());
       else if (arg == "--buffer-timeout-ms") settings.buffer_timeout_ms = std::stoi(value());
+      else if (arg == "--credits") settings.credits = std::stoi(value());
       else if (arg == "shuffle_tcp" || arg == "latency") cases.emplace_back(arg);
       else Usage(("unknown argument " + std::string(arg)).c_str());
     } catch (const std::logic_error&) {

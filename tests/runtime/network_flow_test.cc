@@ -138,6 +138,50 @@ TEST(NetworkFlowControl, SlowConsumerBlocksItsProducerButNotOtherChannelsOnTheCo
   EXPECT_GT(slow.backpressure_ns, 0);
 }
 
+// Polls until the receiver's queue holds `queued` buffers (the buffer taken before that is then
+// fully consumed and its credit counted); adds the records polled to *records. False if that
+// does not happen within 5 s.
+bool PollUntilQueued(NetworkChannelReceiver<int>& receiver, size_t queued, int64_t* records) {
+  ChannelElement<int> element;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (receiver.queued() > queued && std::chrono::steady_clock::now() < deadline) {
+    if (!receiver.Poll(element)) std::this_thread::sleep_for(1ms);
+    if (auto* batch = std::get_if<RecordBatch<int>>(&element)) {
+      *records += int64_t(batch->size());
+      receiver.Recycle(std::move(*batch));
+    }
+  }
+  return receiver.queued() == queued;
+}
+
+TEST(NetworkFlowControl, CreditsGoBackInGroupsOfHalfTheChannelsCredits) {
+  EnvPair envs(SmallBuffers());
+  NetworkChannelReceiver<int> in(envs.consumer, Id(1), envs.producer.address());
+  NetworkChannelSender<int> out(envs.producer, Id(1));
+  Producer producer(out, 50'000);
+  ASSERT_TRUE(producer.WaitUntilBlocked());
+  ASSERT_EQ(in.queued(), kCredits);
+  int64_t polled = 0;
+
+  // One buffer drained: its credit waits for a second one, the producer stays blocked.
+  ASSERT_TRUE(PollUntilQueued(in, kCredits - 2, &polled));
+  const int64_t blocked_at = producer.sent.load();
+  ASSERT_TRUE(producer.WaitUntilBlocked());
+  EXPECT_EQ(producer.sent.load(), blocked_at);
+  EXPECT_EQ(in.queued(), kCredits - 2);
+
+  // The second drained buffer sends both credits in one message: two buffers come.
+  ASSERT_TRUE(PollUntilQueued(in, kCredits - 3, &polled));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (in.queued() < kCredits - 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(in.queued(), kCredits - 1);
+  EXPECT_GT(producer.sent.load(), blocked_at);
+  // Nothing is lost or stalls on the way to the end.
+  EXPECT_EQ(polled + Drain(in), 50'000);
+  producer.done.get();
+}
+
 TEST(NetworkFlowControl, CancelUnblocksASenderWaitingForCredit) {
   EnvPair envs(SmallBuffers());
   NetworkChannelReceiver<int> in(envs.consumer, Id(1), envs.producer.address());

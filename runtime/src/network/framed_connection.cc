@@ -1,6 +1,12 @@
 #include "brook/runtime/network/framed_connection_internal.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -21,6 +27,8 @@ constexpr size_t kMaxBytesPerWrite = size_t{2} << 20;
 // Without a pool, a read buffer that grew beyond this for one large frame is let go, so an idle
 // connection does not pin the memory of its largest frame.
 constexpr size_t kMaxRetainedBodyBytes = size_t{64} << 10;
+// What one read takes at most: several network buffers, so one system call brings many frames.
+constexpr size_t kReadChunkBytes = size_t{128} << 10;
 }  // namespace
 
 FramedConnection::FramedConnection(asio::ip::tcp::socket socket, FrameHandler& handler,
@@ -75,7 +83,7 @@ void FramedConnection::OnConnected() {
     writing_ = writing_ || start;
   }
   if (start) WriteSome();
-  ReadHeader();
+  ReadMore();
 }
 
 void FramedConnection::Send(OutgoingFrame frame) {
@@ -83,13 +91,35 @@ void FramedConnection::Send(OutgoingFrame frame) {
   {
     std::lock_guard lock(send_mutex_);
     if (closed() || refusing_) return;
+    if (connected_ && !writing_ && queue_.empty()) {
+      // Nothing queued: write on the caller's thread. Waking the I/O thread for every buffer
+      // costs two context switches, more than the write itself on a busy machine.
+      const size_t written = WriteNow(frame);
+      if (written == frame.size()) {
+        if (pool_ != nullptr && !frame.payload.empty()) pool_->Release(std::move(frame.payload));
+        return;
+      }
+      first_frame_written_ = written;  // the socket is full: the strand writes the rest
+    }
     queue_.push_back(std::move(frame));
     if (connected_ && !writing_) start = writing_ = true;
   }
   if (start) asio::post(socket_.get_executor(), [self = shared_from_this()] { self->WriteSome(); });
 }
 
+size_t FramedConnection::WriteNow(const OutgoingFrame& frame) {
+  iovec parts[2] = {{const_cast<std::byte*>(frame.head.data()), frame.head.size()},
+                    {const_cast<std::byte*>(frame.payload.data()), frame.payload.size()}};
+  msghdr message{};
+  message.msg_iov = parts;
+  message.msg_iovlen = frame.payload.empty() ? 1 : 2;
+  const ssize_t n = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+  // On an error nothing is written here; the strand's write meets the same error and closes.
+  return n > 0 ? size_t(n) : 0;
+}
+
 void FramedConnection::WriteSome() {
+  size_t skip = 0;
   {
     std::lock_guard lock(send_mutex_);
     if (queue_.empty() || closed()) {
@@ -100,6 +130,7 @@ void FramedConnection::WriteSome() {
       }
       return;
     }
+    skip = std::exchange(first_frame_written_, 0);
     size_t bytes = 0;
     while (!queue_.empty() && in_flight_.size() < kMaxFramesPerWrite && bytes < kMaxBytesPerWrite) {
       bytes += queue_.front().size();
@@ -111,6 +142,13 @@ void FramedConnection::WriteSome() {
   for (const auto& frame : in_flight_) {
     write_buffers_.push_back(asio::buffer(frame.head));
     if (!frame.payload.empty()) write_buffers_.push_back(asio::buffer(frame.payload));
+  }
+  // The first frame's start may have gone out already (Send's direct write).
+  for (auto it = write_buffers_.begin(); skip > 0;) {
+    const size_t n = std::min(skip, it->size());
+    *it += n;
+    skip -= n;
+    if (it->size() == 0) it = write_buffers_.erase(it);
   }
   asio::async_write(socket_, write_buffers_,
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
@@ -128,53 +166,95 @@ void FramedConnection::OnWritten(const boost::system::error_code& ec) {
   WriteSome();
 }
 
-void FramedConnection::ReadHeader() {
-  asio::async_read(socket_, asio::buffer(length_),
-                   [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                     self->OnHeader(ec);
-                   });
+// Reading: one read takes whatever the socket holds (up to kReadChunkBytes), and every whole frame
+// in it is copied out and handled, so a busy connection handles several frames per system call
+// and wakes their consumers once. A frame that arrived in part is finished with a read straight
+// into its own buffer, so large frames are copied at most once, by the part that came early.
+void FramedConnection::ReadMore() {
+  // Before the handshake only a small Hello may come: an unknown peer gets a small buffer.
+  const size_t want = handshake_done_ ? kReadChunkBytes : options_.max_handshake_frame_bytes;
+  if (read_buffer_.size() < want) read_buffer_.resize(want);
+  socket_.async_read_some(asio::buffer(read_buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      size_t n) { self->OnRead(ec, n); });
 }
 
-void FramedConnection::OnHeader(const boost::system::error_code& ec) {
+void FramedConnection::OnRead(const boost::system::error_code& ec, size_t n) {
   if (ec) return CloseOnError(ec, "read failed");
-  if (closed()) return;
-  const uint32_t length = DecodeFrameLength(length_);
+  const std::byte* data = read_buffer_.data();
+  size_t pos = 0;
+  while (!closed()) {
+    const size_t available = n - pos;
+    if (available < kFrameLengthBytes) {
+      // A partial length prefix: keep it at the front and read behind it.
+      std::memmove(read_buffer_.data(), data + pos, available);
+      return ReadMoreAfter(available);
+    }
+    const uint32_t length =
+        DecodeFrameLength(std::span<const std::byte, kFrameLengthBytes>(data + pos, 4));
+    if (!CheckLength(length)) return;
+    pos += kFrameLengthBytes;
+    if (body_.capacity() == 0 && pool_ != nullptr) body_ = pool_->Acquire();
+    const size_t here = std::min<size_t>(length, n - pos);
+    body_.assign(data + pos, data + pos + here);
+    pos += here;
+    if (here < length) {
+      body_.resize(length);
+      asio::async_read(socket_, asio::buffer(body_.data() + here, length - here),
+                       [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                         if (ec) return self->CloseOnError(ec, "read failed");
+                         if (self->HandleBody()) self->ReadMore();
+                       });
+      return;
+    }
+    if (!HandleBody()) return;
+    if (pos == n) return ReadMore();
+  }
+}
+
+void FramedConnection::ReadMoreAfter(size_t kept) {
+  socket_.async_read_some(
+      asio::buffer(read_buffer_.data() + kept, read_buffer_.size() - kept),
+      [self = shared_from_this(), kept](const boost::system::error_code& ec, size_t n) {
+        self->OnRead(ec, kept + n);
+      });
+}
+
+bool FramedConnection::CheckLength(uint32_t length) {
   const size_t limit =
       handshake_done_ ? options_.max_frame_bytes : options_.max_handshake_frame_bytes;
   if (length > limit) {
-    return Close("malformed frame: length " + std::to_string(length) + " exceeds the limit of " +
-                     std::to_string(limit) + " bytes",
-                 true);
+    Close("malformed frame: length " + std::to_string(length) + " exceeds the limit of " +
+              std::to_string(limit) + " bytes",
+          true);
+    return false;
   }
   if (length == 0 || length % 8 != 0) {
-    return Close("malformed frame: length " + std::to_string(length) +
-                     " is not a positive multiple of 8",
-                 true);
+    Close("malformed frame: length " + std::to_string(length) +
+              " is not a positive multiple of 8",
+          true);
+    return false;
   }
-  if (body_.capacity() == 0 && pool_ != nullptr) body_ = pool_->Acquire();
-  body_.resize(length);
-  asio::async_read(socket_, asio::buffer(body_.data(), length),
-                   [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                     self->OnBody(ec);
-                   });
+  return true;
 }
 
-void FramedConnection::OnBody(const boost::system::error_code& ec) {
-  if (ec) return CloseOnError(ec, "read failed");
-  if (closed()) return;  // Close() from another thread: the handler hears nothing more
+bool FramedConnection::HandleBody() {
+  if (closed()) return false;  // Close() from another thread: the handler hears nothing more
   std::string error;
   auto self = shared_from_this();
   if (!handshake_done_) {
     if (!handler_.OnHandshake(self, body_, error)) {
-      return CloseAfterWriting("handshake refused: " + error);
+      CloseAfterWriting("handshake refused: " + error);
+      return false;
     }
     handshake_done_ = true;
     handshake_timer_.cancel();
   } else if (!handler_.OnFrame(self, body_, error)) {
-    return Close("protocol error: " + error, true);
+    Close("protocol error: " + error, true);
+    return false;
   }
   if (pool_ == nullptr && body_.capacity() > kMaxRetainedBodyBytes) body_ = {};
-  if (!closed()) ReadHeader();
+  return !closed();
 }
 
 void FramedConnection::CloseAfterWriting(std::string reason) {
@@ -207,14 +287,15 @@ void FramedConnection::Close(std::string reason, bool error) {
     } else {
       spdlog::debug("{}: connection {} closed: {}", self->options_.log_name, self->peer_, reason);
     }
-    boost::system::error_code ignored;
-    self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    self->socket_.close(ignored);
-    self->handshake_timer_.cancel();
     {
+      // Under the send lock: Send() may be writing to the descriptor from another thread.
       std::lock_guard lock(self->send_mutex_);
+      boost::system::error_code ignored;
+      self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      self->socket_.close(ignored);
       self->queue_.clear();
     }
+    self->handshake_timer_.cancel();
     self->handler_.OnClosed(self, reason);
   });
 }

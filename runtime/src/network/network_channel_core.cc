@@ -1,6 +1,7 @@
 #include "brook/runtime/network/network_channel_core.h"
 #include "brook/runtime/clock.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -201,7 +202,8 @@ std::optional<int64_t> OutboundChannel::CheckTimeout(int64_t now_ns) {
 InboundChannel::InboundChannel(std::shared_ptr<ChannelHost> host, const ChannelId& id,
                                const ChannelSettings& settings)
     : host_(std::move(host)), id_(id), settings_(settings),
-      unused_credits_(settings.initial_credits) {}
+      unused_credits_(settings.initial_credits),
+      announce_threshold_(std::max<uint32_t>(1, settings.initial_credits / 2)) {}
 
 InboundChannel::~InboundChannel() {
   host_->Unregister(this);
@@ -229,12 +231,16 @@ bool InboundChannel::Take(ReceivedBuffer& out) {
 
 void InboundChannel::Consumed(ReceivedBuffer&& buffer) {
   host_->buffers().Release(std::move(buffer.storage));
+  uint32_t announce;
   {
     std::lock_guard lock(mutex_);
     ++unused_credits_;
     if (end_of_partition_ || !failure_.empty() || !sink_) return;  // nothing more will come
+    if (++unannounced_credits_ < announce_threshold_) return;
+    announce = unannounced_credits_;
+    unannounced_credits_ = 0;
   }
-  sink_->Send(EncodeCredit(id_, 1));
+  sink_->Send(EncodeCredit(id_, announce));
 }
 
 void InboundChannel::MarkEndOfPartition() {

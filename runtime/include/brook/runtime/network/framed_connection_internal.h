@@ -2,14 +2,15 @@
 // transport under both the data plane (network_environment.cc) and the cluster's control plane
 // (cluster/src/rpc). Internal: it includes Asio, so only those .cc files include it.
 //
-// Reading: a loop of "4-byte length, then that many bytes". The first frame goes to
+// Reading: a loop of "4-byte length, then that many bytes", several frames per read. The first frame goes to
 // FrameHandler::OnHandshake (at most max_handshake_frame_bytes, within handshake_timeout), every
 // later one to OnFrame. A length of zero, not a multiple of 8 (a Cap'n Proto message is whole
 // words) or above the limit, a refused handshake, a rejected frame or a socket error closes the
 // connection with a logged error.
-// Writing: frames from any thread are queued; the strand writes everything queued in one
-// gathered write, so a busy connection makes few system calls. Frames queued before the
-// connection is established (the protocol's own Hello) go out first, in order.
+// Writing: a frame sent while nothing is queued or being written is written at once, without
+// blocking, on the sending thread; whatever the socket does not take is queued, and the strand
+// writes everything queued in one gathered write, so a busy connection makes few system calls.
+// Frames queued before the connection is established (the protocol's own Hello) go out first.
 //
 // Threading: Send(), Close() and the accessors from any thread; everything else, and every
 // FrameHandler callback, runs on the connection's strand.
@@ -96,9 +97,17 @@ class FramedConnection final : public FrameSink,
  private:
   void OnConnected();
   void ArmHandshakeTimer();
-  void ReadHeader();
-  void OnHeader(const boost::system::error_code& ec);
-  void OnBody(const boost::system::error_code& ec);
+  void ReadMore();
+  // Reads behind the `kept` bytes (a partial length prefix) at the front of read_buffer_.
+  void ReadMoreAfter(size_t kept);
+  void OnRead(const boost::system::error_code& ec, size_t n);
+  // False (closing the connection) for a length the protocol does not allow here.
+  bool CheckLength(uint32_t length);
+  // Hands body_ to the handler; false if the connection closed.
+  bool HandleBody();
+  // Writes what the socket takes now without blocking, on the calling thread; returns the bytes
+  // written (0 on EAGAIN or an error). REQUIRES: send_mutex_ held, no write in progress.
+  size_t WriteNow(const OutgoingFrame& frame);
   void WriteSome();
   void OnWritten(const boost::system::error_code& ec);
   void CloseOnError(const boost::system::error_code& ec, const char* what);
@@ -115,8 +124,8 @@ class FramedConnection final : public FrameSink,
 
   // Strand only.
   bool handshake_done_ = false;
-  std::array<std::byte, kFrameLengthBytes> length_{};
-  std::vector<std::byte> body_;
+  std::vector<std::byte> read_buffer_;  // what the socket gave, not yet handled
+  std::vector<std::byte> body_;         // the frame being handled
   std::vector<OutgoingFrame> in_flight_;
   std::vector<boost::asio::const_buffer> write_buffers_;
 
@@ -124,6 +133,7 @@ class FramedConnection final : public FrameSink,
   std::deque<OutgoingFrame> queue_;  // guarded by send_mutex_
   bool connected_ = false;           // guarded by send_mutex_
   bool writing_ = false;             // guarded by send_mutex_: a WriteSome chain is running
+  size_t first_frame_written_ = 0;   // guarded by send_mutex_: bytes of queue_.front() sent
   bool refusing_ = false;            // guarded by send_mutex_: close once the queue is written
   std::string refusal_;              // guarded by send_mutex_: the reason to close with then
 };

@@ -11,8 +11,9 @@
 // Credit-based flow control (as in Flink): the consumer grants `initial_credits` when it
 // requests the channel, one credit per buffer it can hold. The producer spends one credit per
 // buffer and blocks in SendBuffer() with none left (its backpressure time); the consumer returns
-// a credit whenever it has taken a buffer's contents. So a slow consumer stops only its own
-// producers; other channels on the same connection keep flowing.
+// the credits of buffers it has drained in groups of half its credits (one frame per group, not
+// per buffer; the producer still has the other half to send meanwhile). So a slow consumer
+// stops only its own producers; other channels on the same connection keep flowing.
 //
 // Life cycle: made by NetworkEnvironment::OpenOutbound / OpenInbound, registered there until
 // destroyed. An endpoint destroyed before end-of-partition tells its peer (CloseChannel).
@@ -186,6 +187,10 @@ class InboundChannel {
   std::deque<ReceivedBuffer> queue_;   // guarded by mutex_
   uint64_t expected_sequence_ = 0;     // guarded by mutex_
   uint32_t unused_credits_;            // guarded by mutex_: granted, not yet spent
+  // Credits of drained buffers not yet sent back; they go back in groups of announce_threshold_
+  // (half the credits), so a fast consumer sends a credit frame per few buffers, not per buffer.
+  uint32_t unannounced_credits_ = 0;   // guarded by mutex_
+  const uint32_t announce_threshold_;
   TaskNotifier* notifier_ = nullptr;   // guarded by mutex_
   bool cancelled_ = false;             // guarded by mutex_
   bool end_of_partition_ = false;      // guarded by mutex_
