@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   options.working_dir = s.working_dir;
   if (s.network_buffer_bytes > 0) options.network_buffer_bytes = s.network_buffer_bytes;
   if (s.network_buffer_timeout.count() > 0) options.network_buffer_timeout = s.network_buffer_timeout;
+  if (s.network_credits_per_channel > 0)
+    options.network_credits_per_channel = uint32_t(s.network_credits_per_channel);
 
   brook::TaskManager taskmanager(options);
   std::string error;

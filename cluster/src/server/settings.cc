@@ -106,6 +106,7 @@ Result<TaskManagerSettings> TaskManagerSettings::FromConfig(const Config& config
   read.Heartbeat(settings.heartbeat);
   read.Size("network.buffer-size", settings.network_buffer_bytes);
   read.Duration("network.buffer-timeout", settings.network_buffer_timeout);
+  read.Integer("network.credits-per-channel", settings.network_credits_per_channel);
   read.String("log.level", settings.log_level);
   if (read.error()) return *read.error();
   if (settings.host.empty()) return config.ValueError("taskmanager.host", "must not be empty");

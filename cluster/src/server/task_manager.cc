@@ -236,6 +236,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     n.cluster_token = o.cluster_token;
     n.buffer_bytes = o.network_buffer_bytes;
     n.buffer_timeout = o.network_buffer_timeout;
+    n.initial_credits = o.network_credits_per_channel;
     return n;
   }
 

@@ -160,11 +160,7 @@ class BufferReader {
 
   // The next `size` bytes, without copying; valid as long as the underlying bytes.
   std::span<const std::byte> ReadSpan(size_t size) {
-    if (size > remaining()) {
-      throw SerdeError("brook::Serde: truncated input: need " + std::to_string(size) +
-                       " bytes at offset " + std::to_string(pos_) + ", " +
-                       std::to_string(remaining()) + " remain");
-    }
+    if (size > remaining()) [[unlikely]] ThrowTruncated(size);
     std::span<const std::byte> bytes = data_.subspan(pos_, size);
     pos_ += size;
     return bytes;
@@ -187,8 +183,7 @@ class BufferReader {
       value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
       if ((byte & 0x80) == 0) return value;
     }
-    throw SerdeError("brook::Serde: varint overflows 64 bits before offset " +
-                     std::to_string(pos_));
+    ThrowVarintOverflow();
   }
   int64_t ReadSignedVarint() {
     const uint64_t zigzag = ReadVarint();
@@ -221,6 +216,17 @@ class BufferReader {
   static constexpr size_t kMaxEmptyElements = size_t{1} << 20;
 
  private:
+  // Out of line and cold, so the reads above stay small enough to inline into decode loops.
+  [[noreturn, gnu::cold, gnu::noinline]] void ThrowTruncated(size_t size) const {
+    throw SerdeError("brook::Serde: truncated input: need " + std::to_string(size) +
+                     " bytes at offset " + std::to_string(pos_) + ", " +
+                     std::to_string(remaining()) + " remain");
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] void ThrowVarintOverflow() const {
+    throw SerdeError("brook::Serde: varint overflows 64 bits before offset " +
+                     std::to_string(pos_));
+  }
+
   std::span<const std::byte> data_;
   size_t pos_ = 0;
 };

@@ -60,6 +60,7 @@ struct TaskManagerSettings {
   HeartbeatSettings heartbeat;
   uint64_t network_buffer_bytes = 0;
   std::chrono::milliseconds network_buffer_timeout{0};
+  int network_credits_per_channel = 0;
   std::string log_level;
 
   static Result<TaskManagerSettings> FromConfig(const Config& config);

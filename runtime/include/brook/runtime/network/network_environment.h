@@ -45,8 +45,11 @@ struct NetworkOptions {
   size_t buffer_bytes = 32 * 1024;
   // The longest a partly filled buffer waits while its producer is busy.
   std::chrono::milliseconds buffer_timeout{100};
-  // Buffers a consumer can hold per channel: the producer sends this many ahead.
-  uint32_t initial_credits = 4;
+  // Buffers a consumer can hold per channel: the producer sends this many ahead. Credits go back
+  // in groups of half of these, so the producer keeps sending during the credit round trip.
+  // Memory: at most this many buffers per channel at the consumer (8: 256 KiB). Measure with
+  // brook_shuffle_bench --credits.
+  uint32_t initial_credits = 8;
   // Largest frame accepted (bytes after the length prefix); larger ones close the connection.
   size_t max_frame_bytes = (size_t{1} << 20) + 1024;
   // A connection must connect and complete the Hello exchange within this time.
