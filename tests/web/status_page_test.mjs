@@ -21,6 +21,8 @@ const {values: options} = parseArgs({options: {
   artifacts: {type: 'string', default: 'status-page-artifacts'},
   'timeout-s': {type: 'string', default: '60'},
   chromium: {type: 'string', default: process.env.CHROMIUM ?? 'chromium'},
+  // The job tracks latency: its last vertex's page must show a latency table.
+  'expect-latency': {type: 'boolean', default: false},
 }});
 
 const timeoutMs = Number(options['timeout-s']) * 1000;
@@ -126,6 +128,16 @@ async function run(artifacts) {
   await page.waitFor(`${countOf('[data-testid="subtask-table"] [data-testid="subtask-row"]')} === ${vertex.parallelism}`,
                      `${vertex.parallelism} subtask rows of vertex ${rate.vertex}`, stepTimeoutMs());
   await page.screenshot(join(artifacts, '2-vertex.png'));
+
+  if (options['expect-latency']) {
+    const sink = vertices[vertices.length - 1];
+    step = `opening the last vertex ${sink.id} for its latency`;
+    await page.evaluate(`location.hash = '#/jobs/${encodeURIComponent(jobId)}/vertices/` +
+                        `${encodeURIComponent(sink.id)}'`);
+    await page.waitFor(`${countOf('[data-testid="latency-table"] [data-testid="latency-row"]')} > 0`,
+                       `a latency row on vertex ${sink.id}`, stepTimeoutMs());
+    await page.screenshot(join(artifacts, '2b-latency.png'));
+  }
 
   step = 'opening the Checkpoints tab';
   await page.click('[data-testid="tab-checkpoints"]');
