@@ -7,6 +7,24 @@
 
 namespace brook {
 
+namespace {
+
+void AddNetworkBytes(const std::vector<ChannelBase*>& channels,
+                     std::vector<std::shared_ptr<const Counter>>& counters) {
+  for (const ChannelBase* channel : channels)
+    if (auto bytes = channel->network_bytes()) counters.push_back(std::move(bytes));
+}
+
+std::shared_ptr<Counter> SumOf(std::vector<std::shared_ptr<const Counter>> counters) {
+  return std::make_shared<Counter>([counters = std::move(counters)] {
+    int64_t sum = 0;
+    for (const auto& c : counters) sum += c->value();
+    return sum;
+  });
+}
+
+}  // namespace
+
 std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& vertex,
                                           int subtask, ChannelDirectory& channels,
                                           const DeploymentOptions& options) {
@@ -14,12 +32,19 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
       vertex.name + " (" + std::to_string(subtask + 1) + "/" + std::to_string(vertex.parallelism) + ")";
   StreamTaskOptions task_options = options.task;
   task_options.checkpointing_mode = job.config().checkpoint.mode;
+  const StreamNode& head = job.node(vertex.head());
+  if (head.is_source) {
+    const int64_t interval = job.config().latency_tracking_interval_ms;
+    task_options.latency_markers.interval =
+        interval >= 0 ? std::chrono::milliseconds(interval) : options.default_latency_tracking_interval;
+    task_options.latency_markers.source_vertex = vertex.id;
+    task_options.latency_markers.source_subtask = SubtaskIndex(subtask);
+  }
   auto task = std::make_unique<StreamTask>(task_name, task_options);
   const MetricLabels labels = {{"job", job.name()},
                                {"job_id", options.job_id},
                                {"vertex", std::to_string(vertex.id.value())},
                                {"subtask", std::to_string(subtask)}};
-  if (options.metrics) task->metrics().RegisterIn(*options.metrics, labels);
 
   // Instantiate the chain, head first.
   std::map<int32_t, StreamOperatorBase*> ops;
@@ -45,6 +70,7 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
     ops[id.value()] = task->AddOperator(node.factory(), std::move(context));
   }
 
+  std::vector<std::shared_ptr<const Counter>> in_bytes, out_bytes;
   WriterOptions writer_options;
   writer_options.subtask_index = subtask;
   writer_options.batch_size = options.batch_size;
@@ -66,6 +92,7 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
         auto out_channels = channels.OutputChannels(*edge, subtask);
         auto writer = edge->partitioner->MakeWriter(out_channels, wo);
         outs.push_back(&task->AddWriter(std::move(writer), out_channels)->AsOutput());
+        AddNetworkBytes(out_channels, out_bytes);
       }
     }
     StreamOperatorBase* op = ops.at(id.value());
@@ -79,7 +106,6 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
   }
 
   // The input: the source itself, or a gate over every channel arriving at this subtask.
-  const StreamNode& head = job.node(vertex.head());
   StreamOperatorBase* head_op = ops.at(vertex.head().value());
   if (head.is_source) {
     auto* source = dynamic_cast<SourceOperatorBase*>(head_op);
@@ -105,6 +131,7 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
       gates.push_back(type->MakeInputGate(in_channels, head_input, &task->metrics()));
       all_channels.insert(all_channels.end(), in_channels.begin(), in_channels.end());
     }
+    AddNetworkBytes(all_channels, in_bytes);
     if (gates.size() == 1) {
       task->SetInput(std::move(gates[0]), all_channels);
     } else {
@@ -112,6 +139,11 @@ std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& 
                      all_channels);
     }
   }
+  // Bytes in and out are the sums over the task's network channels; the channels' counters are
+  // shared, so the sums stay readable by reporters after the channels are gone.
+  if (!in_bytes.empty()) task->metrics().bytes_in = SumOf(std::move(in_bytes));
+  if (!out_bytes.empty()) task->metrics().bytes_out = SumOf(std::move(out_bytes));
+  if (options.metrics) task->metrics().RegisterIn(*options.metrics, labels);
   return task;
 }
 

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = s.heartbeat.interval;
   options.heartbeat_timeout = s.heartbeat.timeout;
   options.restart_strategy = s.restart_strategy;
+  options.latency_tracking_interval = s.latency_tracking_interval;
   if (s.slot_wait_timeout.count() > 0) options.slot_wait_timeout = s.slot_wait_timeout;
 
   brook::JobManager jobmanager(options);

@@ -62,6 +62,13 @@ std::shared_ptr<Histogram> MetricRegistry::AddHistogram(const std::string& name,
   return Add<Histogram>(name, labels);
 }
 
+void MetricRegistry::Register(const std::string& name, const MetricLabels& labels,
+                              MetricEntry::Metric metric) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(entries_, [&](const MetricEntry& e) { return e.name == name && e.labels == labels; });
+  entries_.push_back({name, labels, std::move(metric)});
+}
+
 void MetricRegistry::RemoveMatching(const MetricLabels& labels) {
   std::lock_guard lock(mutex_);
   std::erase_if(entries_, [&](const MetricEntry& e) {
@@ -77,13 +84,9 @@ std::vector<MetricEntry> MetricRegistry::Snapshot() const {
 }
 
 void TaskIoMetrics::RegisterIn(MetricRegistry& registry, const MetricLabels& labels) const {
-  std::lock_guard lock(registry.mutex_);
   // Replaces an entry with the same name and labels: a restarted task reports its new counters.
-  auto add = [&](const char* name, auto metric) {
-    std::erase_if(registry.entries_,
-                  [&](const MetricEntry& e) { return e.name == name && e.labels == labels; });
-    registry.entries_.push_back({name, labels, metric});
-  };
+  auto add = [&](const char* name, auto metric) { registry.Register(name, labels, metric); };
+  latency->RegisterIn(registry, labels);
   add("numRecordsIn", records_in);
   add("numRecordsOut", records_out);
   add("busyTimeNs", busy_ns);
@@ -100,9 +103,54 @@ void TaskIoMetrics::RegisterIn(MetricRegistry& registry, const MetricLabels& lab
                                          .count());
         return now_ms - w;
       }));
-  add("latencyUs", latency_us);
   add("checkpointAlignmentTimeNs", alignment_ns);
   add("lastCheckpointAlignmentNs", last_alignment_ns);
+  add("numBytesIn", bytes_in);
+  add("numBytesOut", bytes_out);
+  add("outPoolUsage", out_pool_usage);
+  add("inPoolUsage", in_pool_usage);
+}
+
+void LatencyHistograms::Record(int32_t source_vertex, int64_t latency_us) {
+  std::shared_ptr<Histogram> histogram;
+  MetricRegistry* registry = nullptr;
+  MetricLabels labels;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& entry : by_source_)
+      if (entry.source_vertex == source_vertex) histogram = entry.histogram;
+    if (!histogram) {
+      histogram = std::make_shared<Histogram>();
+      by_source_.push_back({source_vertex, histogram});
+      registry = registry_;
+      labels = labels_;
+    }
+  }
+  if (registry) {
+    labels.emplace_back("source_vertex", std::to_string(source_vertex));
+    registry->Register("latencyUs", labels, histogram);
+  }
+  histogram->Record(latency_us);
+}
+
+std::vector<LatencyHistograms::BySource> LatencyHistograms::Snapshot() const {
+  std::lock_guard lock(mutex_);
+  return by_source_;
+}
+
+void LatencyHistograms::RegisterIn(MetricRegistry& registry, const MetricLabels& labels) {
+  std::vector<BySource> existing;
+  {
+    std::lock_guard lock(mutex_);
+    registry_ = &registry;
+    labels_ = labels;
+    existing = by_source_;
+  }
+  for (const auto& entry : existing) {
+    MetricLabels with_source = labels;
+    with_source.emplace_back("source_vertex", std::to_string(entry.source_vertex));
+    registry.Register("latencyUs", with_source, entry.histogram);
+  }
 }
 
 }  // namespace brook

@@ -28,6 +28,7 @@ StreamOperatorBase* StreamTask::AddOperator(std::unique_ptr<StreamOperatorBase> 
                                             RuntimeContext context) {
   context.timers = &timers_;
   context.mailbox = this;
+  context.latency = metrics_.latency.get();
   std::string operator_id = context.operator_id.empty()
                                 ? std::to_string(operators_.size()) + ":" + context.operator_name
                                 : context.operator_id;
@@ -46,6 +47,7 @@ OutputBase* StreamTask::AddOutput(std::unique_ptr<OutputBase> output) {
 RecordWriterBase* StreamTask::AddWriter(std::unique_ptr<RecordWriterBase> writer,
                                         std::vector<ChannelBase*> channels) {
   channels_.insert(channels_.end(), channels.begin(), channels.end());
+  output_channels_.insert(output_channels_.end(), channels.begin(), channels.end());
   writers_.push_back(std::move(writer));
   return writers_.back().get();
 }
@@ -54,6 +56,7 @@ void StreamTask::SetInput(std::unique_ptr<TaskInput> input,
                           std::vector<ChannelBase*> input_channels) {
   for (auto* c : input_channels) c->SetConsumerNotifier(&notifier_);
   channels_.insert(channels_.end(), input_channels.begin(), input_channels.end());
+  input_channels_ = std::move(input_channels);
   input_ = std::move(input);
   if (size_t n = input_->num_channels(); n > 0) {
     barrier_handler_ =
@@ -82,6 +85,9 @@ void StreamTask::Run() {
       ++opened_;
     }
     RestoreChain();
+    if (options_.latency_markers.interval.count() > 0 && !operators_.empty())
+      timers_.RegisterTimer(ProcessingTimeService::Now() + options_.latency_markers.interval.count(),
+                            [this](Timestamp time) { EmitLatencyMarker(time); });
     RunLoop();
     if (!cancelled()) {
       FinishChain();
@@ -166,6 +172,35 @@ void StreamTask::Park() {
   }
   auto until = std::chrono::system_clock::time_point(std::chrono::milliseconds(*deadline));
   if (until > std::chrono::system_clock::now()) notifier_.WaitUntil(until);
+}
+
+void StreamTask::EmitLatencyMarker(Timestamp fire_time) {
+  const LatencyMarkerSettings& settings = options_.latency_markers;
+  LatencyMarker marker{WallNowNs(), settings.source_vertex, settings.source_subtask};
+  // The head is the source: its default ProcessLatencyMarker hands the marker to its output,
+  // past the chain's user functions.
+  AttributeFailures(*operators_.front(), [&] { operators_.front()->ProcessLatencyMarker(marker); });
+  // A task that fell behind (blocked by backpressure) skips the markers it missed.
+  const int64_t interval = settings.interval.count();
+  const Timestamp next = std::max(fire_time + interval, ProcessingTimeService::Now() + 1);
+  timers_.RegisterTimer(next, [this](Timestamp time) { EmitLatencyMarker(time); });
+}
+
+namespace {
+// Queued over capacity summed over `channels`; 0 when they hold nothing (or there are none).
+double QueueUsage(const std::vector<ChannelBase*>& channels) {
+  size_t queued = 0, capacity = 0;
+  for (const ChannelBase* c : channels) {
+    queued += c->queued();
+    capacity += c->capacity();
+  }
+  return capacity == 0 ? 0.0 : std::min(1.0, double(queued) / double(capacity));
+}
+}  // namespace
+
+void StreamTask::SampleQueueUsage() {
+  metrics_.out_pool_usage->Set(QueueUsage(output_channels_));
+  metrics_.in_pool_usage->Set(QueueUsage(input_channels_));
 }
 
 void StreamTask::FlushWriters() {

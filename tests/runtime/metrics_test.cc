@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 namespace brook {
@@ -59,7 +60,42 @@ TEST(TaskIoMetrics, RegistersEveryTaskMetric) {
       EXPECT_EQ(std::get<std::shared_ptr<Counter>>(e.metric)->value(), 5);
     }
   EXPECT_TRUE(found);
-  EXPECT_EQ(registry.Snapshot().size(), 10u);
+  EXPECT_EQ(registry.Snapshot().size(), 13u);
+}
+
+TEST(Counter, ReadThroughACallbackSumsCountersKeptElsewhere) {
+  auto a = std::make_shared<Counter>();
+  auto b = std::make_shared<Counter>();
+  Counter sum([a, b] { return a->value() + b->value(); });
+  a->Inc(3);
+  b->Inc(4);
+  EXPECT_EQ(sum.value(), 7);
+}
+
+TEST(LatencyHistograms, RegistersOneHistogramPerSourceWhenItsFirstMarkerArrives) {
+  MetricRegistry registry;
+  TaskIoMetrics metrics;
+  metrics.latency->Record(2, 40);  // before registration: registered with the rest
+  metrics.RegisterIn(registry, {{"subtask", "0"}});
+  metrics.latency->Record(2, 60);
+  metrics.latency->Record(5, 1000);
+  std::map<std::string, int64_t> counts;
+  for (const auto& e : registry.Snapshot()) {
+    if (e.name != "latencyUs") continue;
+    ASSERT_EQ(e.labels.size(), 2u);
+    EXPECT_EQ(e.labels[0], (std::pair<std::string, std::string>("subtask", "0")));
+    EXPECT_EQ(e.labels[1].first, "source_vertex");
+    counts[e.labels[1].second] = std::get<std::shared_ptr<Histogram>>(e.metric)->count();
+  }
+  EXPECT_EQ(counts, (std::map<std::string, int64_t>{{"2", 2}, {"5", 1}}));
+  const auto snapshot = metrics.latency->Snapshot();
+  ASSERT_EQ(snapshot.size(), 2u);
+  EXPECT_EQ(snapshot[0].source_vertex, 2);
+  EXPECT_EQ(snapshot[0].histogram->sum(), 100);
+  EXPECT_EQ(snapshot[1].histogram->max(), 1000);
+  // A finished task's metrics go, latency histograms included.
+  registry.RemoveMatching({{"subtask", "0"}});
+  EXPECT_TRUE(registry.Snapshot().empty());
 }
 
 }  // namespace

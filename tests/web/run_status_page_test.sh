@@ -33,11 +33,11 @@ for _ in $(seq 100); do
 done
 mkdir -p "$work/out"
 brook run --detached "$job_library" \
-  -p 2 -- --events 100000000 --rate 5000 --output "$work/out"
+  -p 2 -- --events 100000000 --rate 5000 --latency-interval 200 --output "$work/out"
 mkdir -p "$artifacts"
 status=0
 node "$here/status_page_test.mjs" --url "http://127.0.0.1:$rest" --artifacts "$artifacts" \
-  --timeout-s 90 || status=$?
+  --timeout-s 90 --expect-latency || status=$?
 if ((status != 0)); then
   echo "--- job manager log ---"; tail -50 "$work/jm.log"
   echo "--- task manager log ---"; tail -50 "$work/tm.log"

@@ -21,6 +21,8 @@ const {values: options} = parseArgs({options: {
   artifacts: {type: 'string', default: 'status-page-artifacts'},
   'timeout-s': {type: 'string', default: '60'},
   chromium: {type: 'string', default: process.env.CHROMIUM ?? 'chromium'},
+  // The job tracks latency: its last vertex's page must show a latency table.
+  'expect-latency': {type: 'boolean', default: false},
 }});
 
 const timeoutMs = Number(options['timeout-s']) * 1000;
@@ -127,6 +129,16 @@ async function run(artifacts) {
                      `${vertex.parallelism} subtask rows of vertex ${rate.vertex}`, stepTimeoutMs());
   await page.screenshot(join(artifacts, '2-vertex.png'));
 
+  if (options['expect-latency']) {
+    const sink = vertices[vertices.length - 1];
+    step = `opening the last vertex ${sink.id} for its latency`;
+    await page.evaluate(`location.hash = '#/jobs/${encodeURIComponent(jobId)}/vertices/` +
+                        `${encodeURIComponent(sink.id)}'`);
+    await page.waitFor(`${countOf('[data-testid="latency-table"] [data-testid="latency-row"]')} > 0`,
+                       `a latency row on vertex ${sink.id}`, stepTimeoutMs());
+    await page.screenshot(join(artifacts, '2b-latency.png'));
+  }
+
   step = 'opening the Checkpoints tab';
   await page.click('[data-testid="tab-checkpoints"]');
   await page.waitFor(`(() => {
@@ -142,13 +154,89 @@ async function run(artifacts) {
                      `${managers.length} task manager rows`, stepTimeoutMs());
   await page.screenshot(join(artifacts, '4-taskmanagers.png'));
 
+  step = 'drawing a wide graph';
+  const wide = await checkWideGraph(page);
+  await page.screenshot(join(artifacts, '5-wide-graph.png'));
+
   if (page.errors.length > 0) {
     step = 'checking the page for script errors';
     throw new Error(page.errors.join('; '));
   }
   return `job ${jobId}: ${vertices.length} vertices, ${rate.text} on vertex ${rate.vertex}, ` +
-         `${vertex.parallelism} subtasks, checkpoints tab, ${managers.length} task managers; ` +
-         `screenshots in ${artifacts}`;
+         `${vertex.parallelism} subtasks, checkpoints tab, ${managers.length} task managers, ` +
+         `${wide}; screenshots in ${artifacts}`;
+}
+
+// The widest graphs must stay inside their frame: the page's own DagView draws a made-up job
+// (a chain of 16 vertices after 12 sources feeding one union: far wider and taller than the
+// window) into a frame on the page, with the page's stylesheet. The graph may shrink to 80 %
+// and then scroll inside its frame; the page itself must not get wider, and scrolling the
+// frame must reach the last vertex.
+async function checkWideGraph(page) {
+  const result = await page.evaluate(`(async () => {
+    const {DagView} = await import('./js/dag_view.js');
+    const vertices = [];
+    const nodes = [];
+    const add = (name, inputs) => {
+      const id = String(vertices.length);
+      vertices.push({id, name, parallelism: 4, status: 'RUNNING', metrics: {}});
+      nodes.push({id, parallelism: 4, description: name,
+                  inputs: inputs.map((from) => ({id: from, ship_strategy: 'HASH'}))});
+      return id;
+    };
+    const sources = [];
+    for (let i = 0; i < 12; ++i) sources.push(add('Source: clicks ' + i, []));
+    let previous = [add('Union', sources)];
+    for (let i = 0; i < 16; ++i) previous = [add('Map ' + i + ' -> Filter ' + i, previous)];
+    const frame = document.createElement('div');
+    frame.className = 'dag-frame';
+    frame.dataset.testid = 'wide-dag-frame';
+    const main = document.querySelector('main');
+    main.prepend(frame);
+    const view = new DagView(() => {});
+    frame.append(view.element);
+    view.update({vertices, plan: {nodes}}, null);
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    const viewBox = view.element.viewBox.baseVal;
+    const svgRect = view.element.getBoundingClientRect();
+    const frameRect = frame.getBoundingClientRect();
+    const mainRect = main.getBoundingClientRect();
+    const boxes = [...view.element.querySelectorAll('[data-testid="dag-vertex"]')];
+    // The end of the chain, far right: scrolling the frame must bring it fully into view.
+    const end = view.element.querySelector('[data-testid="dag-vertex"][data-vertex-id="28"]');
+    const scrolls = frame.scrollWidth > frame.clientWidth;
+    end.scrollIntoView({block: 'center', inline: 'center'});
+    const last = end.getBoundingClientRect();
+    const after = frame.getBoundingClientRect();
+    return {
+      vertices: boxes.length,
+      scale: svgRect.width / viewBox.width,
+      scaleY: svgRect.height / viewBox.height,
+      frameRight: frameRect.right, mainRight: mainRect.right,
+      pageWidth: document.documentElement.scrollWidth, windowWidth: window.innerWidth,
+      lastInside: last.right <= after.right + 1 && last.left >= after.left - 1 &&
+                  last.bottom <= after.bottom + 1 && last.top >= after.top - 1,
+      scrolls, scrolledLeft: frame.scrollLeft,
+    };
+  })()`);
+  const problems = [];
+  if (result.vertices !== 29) problems.push(`${result.vertices} of 29 vertices drawn`);
+  if (!(result.scale >= 0.79 && result.scale <= 1.001)) problems.push(`scale ${result.scale}`);
+  if (Math.abs(result.scale - result.scaleY) > 0.01) {
+    problems.push(`distorted: ${result.scale} wide, ${result.scaleY} high`);
+  }
+  if (result.frameRight > result.mainRight + 0.5) {
+    problems.push(`the frame ends at ${result.frameRight}, past its container (${result.mainRight})`);
+  }
+  if (result.pageWidth > result.windowWidth) {
+    problems.push(`the page is ${result.pageWidth} px wide in a ${result.windowWidth} px window`);
+  }
+  if (!result.scrolls) problems.push('the frame does not scroll');
+  if (!result.lastInside || result.scrolledLeft <= 0) {
+    problems.push('the last vertex cannot be scrolled into the frame');
+  }
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return `a 29-vertex graph at ${Math.round(result.scale * 100)} % scrolls in its frame`;
 }
 
 // Vertex ids are Flink-style hex or small numbers; escape anyway so a selector cannot break.

@@ -85,6 +85,12 @@ std::vector<ConfigOption> BrookOptions() {
       {"restart-strategy.failure-rate.delay", kDuration, "1s",
        "failure-rate: wait before each restart.", kJm},
 
+      // Metrics.
+      {"metrics.latency.interval", kDuration, "0ms",
+       "How often sources emit latency markers, which sinks record as end-to-end latency "
+       "histograms (per source) in the metrics, for jobs that do not set their own interval "
+       "(env.setLatencyTrackingInterval); 0: off.", kJm},
+
       // Scheduling.
       {"scheduler.slot-wait-timeout", kDuration, "5min",
        "How long a job waits for enough free slots before it fails.", kJm},

@@ -48,6 +48,19 @@ struct SubtaskMetrics {
   idleNs @9 :Int64;
   backpressureNs @10 :Int64;
   watermark @11 :Int64;  # INT64_MIN: none yet
+  outPoolUsage @12 :Float64;  # how full the output channels are, 0..1
+  inPoolUsage @13 :Float64;   # how full the input channels are, 0..1
+  latency @14 :List(LatencyHistogram);  # markers that ended in this subtask, by source vertex
+}
+
+# End-to-end latency of the latency markers from one source vertex that reached a subtask's
+# sink: the subtask's brook::Histogram (microseconds, bucket i holds [2^(i-1), 2^i)).
+struct LatencyHistogram {
+  sourceVertex @0 :Int32;
+  count @1 :Int64;
+  sumUs @2 :Int64;
+  maxUs @3 :Int64;
+  buckets @4 :List(Int64);  # counts of buckets 0..n-1; buckets past the list are empty
 }
 
 struct Heartbeat {
@@ -87,6 +100,7 @@ struct DeployJob {
   batchSize @11 :UInt32;
   checkpointDirectory @12 :Text;  # where tasks write snapshots; empty: checkpointing is off
   restoreDirectory @13 :Text;     # the completed checkpoint to start from; empty: none
+  latencyTrackingIntervalMs @14 :Int64;  # for jobs that leave theirs unset; 0: off
 }
 
 # Sources of the attempt take checkpoint `checkpointId` and emit its barrier.

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "brook/cluster/server/in_process_jobs.h"
+#include "brook/runtime/metrics.h"
 #include "cluster/src/server/control.capnp.h"
 
 namespace brook {
@@ -269,6 +270,18 @@ void JobManagerCore::ApplyMetrics(MetricsReader s) {
     m.idle_ns = s.getIdleNs();
     m.backpressure_ns = s.getBackpressureNs();
     m.watermark = s.getWatermark();
+    m.out_pool_usage = std::clamp(s.getOutPoolUsage(), 0.0, 1.0);
+    m.in_pool_usage = std::clamp(s.getInPoolUsage(), 0.0, 1.0);
+    m.latency.clear();
+    for (auto l : s.getLatency()) {
+      LatencyView& view = m.latency.emplace_back();
+      view.source_vertex = l.getSourceVertex();
+      view.count = l.getCount();
+      view.sum_us = l.getSumUs();
+      view.max_us = l.getMaxUs();
+      for (int64_t b : l.getBuckets()) view.buckets.push_back(b);
+      if (view.buckets.size() > size_t(Histogram::kBuckets)) view.buckets.resize(Histogram::kBuckets);
+    }
     m.updated = now;
   }
 }
@@ -570,6 +583,7 @@ void JobManagerCore::Deploy(JobRecord& job) {
       ++i;
     }
     d.setBufferTimeoutMs(options_.buffer_timeout.count());
+    d.setLatencyTrackingIntervalMs(options_.latency_tracking_interval.count());
     // Every job can take savepoints, so tasks always get a place to write snapshots.
     d.setCheckpointDirectory(checkpoint_storage_->options().directory);
     d.setRestoreDirectory(job.checkpoints.latest_completed_directory);
@@ -611,6 +625,7 @@ void JobManagerCore::OnTaskState(capnp::MessageBuilder& message) {
   if (IsTerminal(sub->second.status)) {
     auto& m = sub->second.metrics;
     m.records_in_rate = m.records_out_rate = m.busy_ratio = m.backpressure_ratio = 0;
+    m.out_pool_usage = m.in_pool_usage = 0;  // a task that ended holds no buffers
   }
   if (s.getState() == control::SubtaskState::FAILED && job.state == JobState::kRunning)
     return FailAttempt(job, error, SubtaskName(job, s.getVertex(), s.getSubtask()),

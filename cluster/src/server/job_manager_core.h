@@ -45,11 +45,21 @@ enum class SubtaskStatus { kScheduled, kDeploying, kRunning, kFinished, kFailed,
 const char* SubtaskStatusName(SubtaskStatus status);
 bool IsTerminal(SubtaskStatus status);
 
+// End-to-end latency of the markers from one source vertex that ended in a subtask, as its
+// task manager reported it: a brook::Histogram's buckets (microseconds).
+struct LatencyView {
+  int source_vertex = 0;
+  int64_t count = 0, sum_us = 0, max_us = 0;
+  std::vector<int64_t> buckets;  // bucket i holds [2^(i-1), 2^i) µs; missing ones are empty
+};
+
 // The latest numbers a task manager reported for a subtask, and rates over the last interval.
 struct SubtaskMetricsView {
   int64_t records_in = 0, records_out = 0, bytes_in = 0, bytes_out = 0;
   int64_t busy_ns = 0, idle_ns = 0, backpressure_ns = 0;
   int64_t watermark = INT64_MIN;
+  double out_pool_usage = 0, in_pool_usage = 0;  // 0..1
+  std::vector<LatencyView> latency;              // by source vertex
   double records_in_rate = 0, records_out_rate = 0;  // per second
   double busy_ratio = 0, backpressure_ratio = 0;     // of wall time, 0..1
   SteadyTime updated{};

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "cluster/src/server/job_manager_core.h"
 
@@ -77,6 +78,27 @@ void PrometheusText::Sample(const std::string& name, const Labels& labels, doubl
   out += ' ' + Number(value) + '\n';
 }
 
+void PrometheusText::HistogramSamples(const std::string& name, const Labels& labels,
+                                      const std::vector<int64_t>& bucket_counts, int64_t count,
+                                      double sum, double unit) {
+  int64_t cumulative = 0;
+  for (int i = 0; i < Histogram::kBuckets; ++i) {
+    if (size_t(i) < bucket_counts.size()) cumulative += bucket_counts[size_t(i)];
+    auto bucket = labels;
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%.6g", double(Histogram::BucketUpperBound(i)) * unit);
+    bucket.emplace_back("le", bound);
+    Sample(name + "_bucket", bucket, double(cumulative));
+  }
+  auto inf = labels;
+  inf.emplace_back("le", "+Inf");
+  // The total, not the sum of the buckets: a histogram updated while read may be a little ahead
+  // in its count, and +Inf must never be below any finite bucket.
+  Sample(name + "_bucket", inf, double(std::max(count, cumulative)));
+  Sample(name + "_sum", labels, sum);
+  Sample(name + "_count", labels, double(std::max(count, cumulative)));
+}
+
 void PrometheusText::Process(const std::string& prefix, const ProcessStats& stats) {
   Family(prefix + "_process_resident_memory_bytes", "gauge", "Resident set size of the process.");
   Sample(prefix + "_process_resident_memory_bytes", {}, double(stats.rss_bytes));
@@ -117,7 +139,11 @@ std::string JobManagerPrometheusText(const JobManagerCore& core, const ProcessSt
   text.Family("brook_task_bytes_out_total", "counter", "Bytes a subtask sent over the network.");
   text.Family("brook_task_busy_seconds_total", "counter", "Time a subtask spent processing.");
   text.Family("brook_task_backpressured_seconds_total", "counter", "Time a subtask waited for output capacity.");
-  text.Family("brook_task_watermark_milliseconds", "gauge", "Current input watermark of a subtask.");
+  text.Family("brook_task_out_pool_usage", "gauge", "How full a subtask's output channels are, 0 to 1.");
+  text.Family("brook_task_in_pool_usage", "gauge", "How full a subtask's input channels are, 0 to 1.");
+  text.Family("brook_task_latency_seconds", "histogram",
+              "Source-to-sink latency of the latency markers that reached a subtask, by source vertex.");
+  text.Family("brook_task_watermark_timestamp_seconds", "gauge", "Current input watermark of a subtask (event time).");
   text.Family("brook_task_watermark_lag_seconds", "gauge", "Wall clock minus a subtask's watermark.");
   text.Family("brook_job_checkpoints_completed_total", "counter", "Completed checkpoints of a job.");
   text.Family("brook_job_checkpoints_failed_total", "counter", "Failed or aborted checkpoints of a job.");
@@ -149,8 +175,20 @@ std::string JobManagerPrometheusText(const JobManagerCore& core, const ProcessSt
       text.Sample("brook_task_bytes_out_total", labels, double(m.bytes_out));
       text.Sample("brook_task_busy_seconds_total", labels, double(m.busy_ns) / 1e9);
       text.Sample("brook_task_backpressured_seconds_total", labels, double(m.backpressure_ns) / 1e9);
+      text.Sample("brook_task_out_pool_usage", labels, m.out_pool_usage);
+      text.Sample("brook_task_in_pool_usage", labels, m.in_pool_usage);
+      for (const LatencyView& latency : m.latency) {
+        auto with_source = labels;
+        const bool known = latency.source_vertex >= 0 &&
+                           size_t(latency.source_vertex) < job.graph->vertices().size();
+        with_source.emplace_back("source_vertex",
+                                 known ? job.graph->vertex(VertexId(latency.source_vertex)).name
+                                       : std::to_string(latency.source_vertex));
+        text.HistogramSamples("brook_task_latency_seconds", with_source, latency.buckets,
+                              latency.count, double(latency.sum_us) / 1e6, 1e-6);
+      }
       if (m.watermark != INT64_MIN && m.watermark != INT64_MAX) {
-        text.Sample("brook_task_watermark_milliseconds", labels, double(m.watermark));
+        text.Sample("brook_task_watermark_timestamp_seconds", labels, double(m.watermark) / 1e3);
         text.Sample("brook_task_watermark_lag_seconds", labels, double(NowMillis() - m.watermark) / 1e3);
       }
     }
@@ -158,35 +196,41 @@ std::string JobManagerPrometheusText(const JobManagerCore& core, const ProcessSt
   return text.str();
 }
 
+// Registry names carry Flink's unit suffixes (busyTimeNs, latencyUs); Prometheus wants base
+// units (promtool's lint refuses abbreviated ones): busyTimeNs becomes busy_time_seconds.
+std::pair<std::string, double> InBaseUnit(const std::string& name) {
+  static const std::pair<const char*, double> kSuffixes[] = {{"Ns", 1e-9}, {"Us", 1e-6}, {"Ms", 1e-3}};
+  for (const auto& [suffix, scale] : kSuffixes) {
+    const size_t n = std::strlen(suffix);
+    if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0)
+      return {name.substr(0, name.size() - n) + "Seconds", scale};
+  }
+  return {name, 1.0};
+}
+
 std::string RegistryPrometheusText(const MetricRegistry& registry, const ProcessStats& process) {
   PrometheusText text;
   text.Process("brook_taskmanager", process);
   for (const MetricEntry& entry : registry.Snapshot()) {
-    const std::string name = "brook_" + SanitizeName(entry.name);
+    const auto [base_name, scale] = InBaseUnit(entry.name);
+    const std::string name = "brook_" + SanitizeName(base_name);
     const PrometheusText::Labels labels(entry.labels.begin(), entry.labels.end());
     if (auto* counter = std::get_if<std::shared_ptr<Counter>>(&entry.metric)) {
       const bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
       const std::string counter_name = total ? name : name + "_total";
       text.Family(counter_name, "counter", entry.name);
-      text.Sample(counter_name, labels, double((*counter)->value()));
+      text.Sample(counter_name, labels, double((*counter)->value()) * scale);
     } else if (auto* gauge = std::get_if<std::shared_ptr<Gauge>>(&entry.metric)) {
       text.Family(name, "gauge", entry.name);
-      text.Sample(name, labels, (*gauge)->value());
+      text.Sample(name, labels, (*gauge)->value() * scale);
     } else if (auto* histogram = std::get_if<std::shared_ptr<Histogram>>(&entry.metric)) {
       const auto& h = **histogram;
       text.Family(name, "histogram", entry.name);
-      int64_t cumulative = 0;
-      for (int i = 0; i < Histogram::kBuckets; ++i) {
-        cumulative += h.BucketCount(i);
-        auto bucket = labels;
-        bucket.emplace_back("le", Number(double(Histogram::BucketUpperBound(i))));
-        text.Sample(name + "_bucket", bucket, double(cumulative));
-      }
-      auto inf = labels;
-      inf.emplace_back("le", "+Inf");
-      text.Sample(name + "_bucket", inf, double(h.count()));
-      text.Sample(name + "_sum", labels, double(h.sum()));
-      text.Sample(name + "_count", labels, double(h.count()));
+      // Count first: the buckets read after it are at least as far along.
+      const int64_t count = h.count();
+      std::vector<int64_t> buckets(Histogram::kBuckets);
+      for (int i = 0; i < Histogram::kBuckets; ++i) buckets[size_t(i)] = h.BucketCount(i);
+      text.HistogramSamples(name, labels, buckets, count, double(h.sum()) * scale, scale);
     }
   }
   return text.str();

@@ -20,6 +20,13 @@ class PrometheusText {
   // Declares a family; samples of it may follow in any order (they are grouped on output).
   void Family(const std::string& name, const std::string& type, const std::string& help);
   void Sample(const std::string& name, const Labels& labels, double value);
+  // The samples of one histogram of brook::Histogram's buckets (bucket_counts[i] for bucket i,
+  // missing ones empty): cumulative _bucket{le} for every bucket and +Inf, _sum and _count.
+  // `unit` scales bucket bounds (a histogram of microseconds exported in seconds: 1e-6); `sum`
+  // is already in the exported unit.
+  void HistogramSamples(const std::string& name, const Labels& labels,
+                        const std::vector<int64_t>& bucket_counts, int64_t count, double sum,
+                        double unit);
   // Adds the process's own families (RSS, CPU seconds).
   void Process(const std::string& prefix, const ProcessStats& stats);
   std::string str() const;

@@ -1,5 +1,6 @@
 #include "cluster/src/server/rest_api.h"
 
+#include <map>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -8,6 +9,7 @@
 #include "brook/cluster/rest/multipart.h"
 #include "brook/cluster/server/process_stats.h"
 #include "brook/jobs/job_entry.h"
+#include "brook/runtime/metrics.h"
 #include "cluster/src/server/job_manager_core.h"
 #include "cluster/src/server/prometheus_text.h"
 
@@ -19,10 +21,60 @@ namespace {
 
 json::value Watermark(int64_t w) { return w == INT64_MIN ? json::value(nullptr) : json::value(w); }
 
+// Upper bound (µs) of the bucket holding the q-quantile of histogram buckets, capped by the
+// maximum: the same estimate as brook::Histogram::Quantile.
+int64_t QuantileUs(const LatencyView& l, double q) {
+  if (l.count <= 0) return 0;
+  const auto rank = static_cast<int64_t>(q * double(l.count - 1)) + 1;
+  int64_t seen = 0;
+  for (size_t i = 0; i < l.buckets.size(); ++i) {
+    seen += l.buckets[i];
+    if (seen >= rank) return std::min(Histogram::BucketUpperBound(int(i)), l.max_us);
+  }
+  return l.max_us;
+}
+
+// End-to-end latency by source vertex, in milliseconds (Flink's latency metric shape).
+json::array LatencyJson(const JobRecord& job, const std::vector<LatencyView>& latency) {
+  json::array result;
+  for (const LatencyView& l : latency) {
+    const bool known = l.source_vertex >= 0 && size_t(l.source_vertex) < job.graph->vertices().size();
+    result.push_back(json::object{
+        {"source-id", std::to_string(l.source_vertex)},
+        {"source-name", known ? job.graph->vertex(VertexId(l.source_vertex)).name : ""},
+        {"count", l.count},
+        {"mean-ms", l.count > 0 ? double(l.sum_us) / double(l.count) / 1e3 : 0.0},
+        {"p50-ms", double(QuantileUs(l, 0.5)) / 1e3},
+        {"p99-ms", double(QuantileUs(l, 0.99)) / 1e3},
+        {"max-ms", double(l.max_us) / 1e3}});
+  }
+  return result;
+}
+
+// The subtasks' latency histograms of one vertex merged per source vertex.
+std::vector<LatencyView> MergedLatency(const JobRecord& job, int vertex) {
+  std::map<int, LatencyView> by_source;
+  for (const auto& [where, sub] : job.subtasks) {
+    if (where.first != vertex) continue;
+    for (const LatencyView& l : sub.metrics.latency) {
+      LatencyView& merged = by_source[l.source_vertex];
+      merged.source_vertex = l.source_vertex;
+      merged.count += l.count;
+      merged.sum_us += l.sum_us;
+      merged.max_us = std::max(merged.max_us, l.max_us);
+      if (merged.buckets.size() < l.buckets.size()) merged.buckets.resize(l.buckets.size());
+      for (size_t i = 0; i < l.buckets.size(); ++i) merged.buckets[i] += l.buckets[i];
+    }
+  }
+  std::vector<LatencyView> result;
+  for (auto& [source, l] : by_source) result.push_back(std::move(l));
+  return result;
+}
+
 // The sums over subtasks that Flink shows per vertex.
 json::object VertexMetrics(const JobRecord& job, int vertex) {
   int64_t in = 0, out = 0, bytes_in = 0, bytes_out = 0;
-  double in_rate = 0, out_rate = 0, busy = 0, backpressure = 0;
+  double in_rate = 0, out_rate = 0, busy = 0, backpressure = 0, out_pool = 0, in_pool = 0;
   int64_t watermark = INT64_MAX;
   int n = 0;
   for (const auto& [where, sub] : job.subtasks) {
@@ -36,6 +88,8 @@ json::object VertexMetrics(const JobRecord& job, int vertex) {
     out_rate += m.records_out_rate;
     busy = std::max(busy, m.busy_ratio);
     backpressure = std::max(backpressure, m.backpressure_ratio);
+    out_pool = std::max(out_pool, m.out_pool_usage);
+    in_pool = std::max(in_pool, m.in_pool_usage);
     watermark = std::min(watermark, m.watermark);
     ++n;
   }
@@ -49,10 +103,12 @@ json::object VertexMetrics(const JobRecord& job, int vertex) {
           {"busy-ratio", busy},
           {"backpressure-ratio", backpressure},
           {"backpressure-level", backpressure > 0.5 ? "high" : backpressure > 0.1 ? "low" : "ok"},
+          {"out-pool-usage", out_pool},  // the fullest subtask's
+          {"in-pool-usage", in_pool},
           {"watermark", Watermark(watermark)}};
 }
 
-json::object SubtaskMetrics(const SubtaskMetricsView& m) {
+json::object SubtaskMetrics(const JobRecord& job, const SubtaskMetricsView& m) {
   return {{"read-records", m.records_in},
           {"write-records", m.records_out},
           {"read-bytes", m.bytes_in},
@@ -61,6 +117,9 @@ json::object SubtaskMetrics(const SubtaskMetricsView& m) {
           {"write-records-per-second", m.records_out_rate},
           {"busy-ratio", m.busy_ratio},
           {"backpressure-ratio", m.backpressure_ratio},
+          {"out-pool-usage", m.out_pool_usage},
+          {"in-pool-usage", m.in_pool_usage},
+          {"latency", LatencyJson(job, m.latency)},
           {"watermark", Watermark(m.watermark)}};
 }
 
@@ -150,13 +209,14 @@ json::object VertexDetails(const JobManagerCore& core, const JobRecord& job, con
                                     {"attempt", job.attempt},
                                     {"taskmanager-id", sub.task_manager},
                                     {"host", host},
-                                    {"metrics", SubtaskMetrics(sub.metrics)}});
+                                    {"metrics", SubtaskMetrics(job, sub.metrics)}});
   }
   return {{"id", vid},
           {"name", v.name},
           {"parallelism", v.parallelism},
           {"status", VertexStatus(job, vertex)},
           {"metrics", VertexMetrics(job, vertex)},
+          {"latency", LatencyJson(job, MergedLatency(job, vertex))},
           {"subtasks", std::move(subtasks)}};
 }
 

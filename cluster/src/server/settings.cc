@@ -75,6 +75,7 @@ Result<JobManagerSettings> JobManagerSettings::FromConfig(const Config& config) 
   read.String("state.checkpoints.dir", settings.checkpoint_directory);
   read.Integer("state.checkpoints.num-retained", settings.retained_checkpoints);
   read.Duration("scheduler.slot-wait-timeout", settings.slot_wait_timeout);
+  read.Duration("metrics.latency.interval", settings.latency_tracking_interval);
   read.String("log.level", settings.log_level);
   if (read.error()) return *read.error();
   const std::pair<const char*, const std::string*> addresses[] = {

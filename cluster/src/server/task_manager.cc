@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -67,6 +68,7 @@ struct DeploymentPlan {
   size_t batch_size = kDefaultBatchSize;
   std::string checkpoint_directory;  // empty: no checkpoints
   std::string restore_directory;     // empty: start from scratch
+  std::chrono::milliseconds latency_tracking_interval{0};  // the cluster's default; 0: off
 };
 
 // Answers the coordinator for one subtask's checkpoints (called on the snapshot executor or the
@@ -106,6 +108,7 @@ DeploymentPlan ParsePlan(control::DeployJob::Reader d) {
   if (d.getBatchSize() > 0) plan.batch_size = d.getBatchSize();
   plan.checkpoint_directory = d.getCheckpointDirectory();
   plan.restore_directory = d.getRestoreDirectory();
+  plan.latency_tracking_interval = std::chrono::milliseconds(std::max<int64_t>(0, d.getLatencyTrackingIntervalMs()));
   return plan;
 }
 
@@ -165,6 +168,12 @@ class TaskManager::Impl final : public rpc::RpcHandler {
       http_options.port = uint16_t(options_.metrics_port);
       metrics_server_ = std::make_unique<http::HttpServer>(http_options);
       metrics_server_->Route("GET", "/metrics", [this](const http::Request&) {
+        // Queue usage is sampled where the deployments (and their channels) live. A stopping
+        // executor drops the call (broken promise): the last samples are reported then.
+        try {
+          executor_.Call([this] { SampleQueueUsage(); });
+        } catch (const std::future_error&) {
+        }
         return http::Response::Text(RegistryPrometheusText(metrics_, ReadProcessStats()),
                                     "text/plain; version=0.0.4; charset=utf-8");
       });
@@ -297,6 +306,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     h.setSequence(++heartbeat_sequence_);
     h.setRssBytes(stats.rss_bytes);
     h.setCpuSeconds(stats.cpu_seconds);
+    SampleQueueUsage();
     size_t count = 0;
     for (auto& [key, d] : deployments_) count += d->subtasks.size();
     auto list = h.initSubtasks(unsigned(count));
@@ -471,6 +481,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
       options.job_id = plan.job_id + "-" + std::to_string(plan.attempt);
       options.attempt = plan.attempt;
       options.metrics = &metrics_;
+      options.default_latency_tracking_interval = plan.latency_tracking_interval;
       std::vector<std::unique_ptr<StreamTask>> tasks;
       for (const auto& [where, tm] : plan.placements) {
         if (tm != id_) continue;
@@ -577,6 +588,12 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     done.reset();
   }
 
+  // Executor thread: the deployments' channels exist while they are in deployments_.
+  void SampleQueueUsage() {
+    for (auto& [key, d] : deployments_)
+      for (size_t t = 0; t < d->subtasks.size(); ++t) d->tasks->task(t).SampleQueueUsage();
+  }
+
   static void FillMetrics(control::SubtaskMetrics::Builder s, const DeploymentPlan& plan, int vertex,
                           int subtask, const TaskIoMetrics& m) {
     s.setJobId(plan.job_id);
@@ -589,6 +606,24 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     s.setIdleNs(m.idle_ns->value());
     s.setBackpressureNs(m.backpressure_ns->value());
     s.setWatermark(int64_t(m.current_watermark->value()));
+    s.setBytesIn(m.bytes_in->value());
+    s.setBytesOut(m.bytes_out->value());
+    s.setOutPoolUsage(m.out_pool_usage->value());
+    s.setInPoolUsage(m.in_pool_usage->value());
+    const auto latency = m.latency->Snapshot();
+    auto list = s.initLatency(unsigned(latency.size()));
+    for (unsigned i = 0; i < latency.size(); ++i) {
+      const Histogram& h = *latency[i].histogram;
+      auto out = list[i];
+      out.setSourceVertex(latency[i].source_vertex);
+      out.setCount(h.count());
+      out.setSumUs(h.sum());
+      out.setMaxUs(h.max());
+      int used = Histogram::kBuckets;
+      while (used > 0 && h.BucketCount(used - 1) == 0) --used;
+      auto buckets = out.initBuckets(unsigned(used));
+      for (int b = 0; b < used; ++b) buckets.set(unsigned(b), h.BucketCount(b));
+    }
   }
 
   // Responders outlive their deployment for a while: a snapshot's asynchronous part may still

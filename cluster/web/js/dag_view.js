@@ -107,8 +107,10 @@ export class DagView {
     this.element.setAttribute('width', layout.width);
     this.element.setAttribute('height', layout.height);
     this.element.setAttribute('viewBox', `0 0 ${layout.width} ${layout.height}`);
-    // A wide graph shrinks to the frame, but not below a readable size: then it scrolls.
+    // A wide or tall graph shrinks to the frame (CSS max-width/max-height; the width and height
+    // attributes give its proportions), but not below a readable size: then the frame scrolls.
     this.element.style.minWidth = `${Math.round(layout.width * kMinimumScale)}px`;
+    this.element.style.minHeight = `${Math.round(layout.height * kMinimumScale)}px`;
   }
 
   drawBox(node) {

@@ -68,6 +68,14 @@ export function formatDuration(ms) {
   return `${minutes}m ${two(seconds)}s`;
 }
 
+// Latencies, which are often below a millisecond: "850 µs", "3.25 ms", "42 ms", then as durations.
+export function formatLatency(ms) {
+  if (!isNumber(ms) || ms < 0) return kMissing;
+  if (ms < 1) return Math.round(ms * 1000) + ' µs';
+  if (ms < 10) return ms.toFixed(2) + ' ms';
+  return formatDuration(ms);
+}
+
 // A ratio 0..1 as a percentage: 0.123 → "12%", 0.004 → "0.4%".
 export function formatPercent(ratio) {
   if (!isNumber(ratio)) return kMissing;

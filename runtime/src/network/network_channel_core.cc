@@ -65,6 +65,7 @@ void OutboundChannel::SendBuffer(std::unique_lock<std::mutex>&, int64_t* backpre
 
 void OutboundChannel::Transmit(const std::shared_ptr<FrameSink>& sink) {
   OutgoingFrame frame = EncodeDataBuffer(id_, next_sequence_++, std::move(buffer_));
+  bytes_sent_->Inc(int64_t(frame.size()));
   buffer_started_ns_.store(0);
   buffer_ = host_->buffers().Acquire();
   sink->Send(std::move(frame));
@@ -284,6 +285,7 @@ bool InboundChannel::Deliver(uint64_t sequence, std::vector<std::byte>&& storage
   }
   --unused_credits_;
   ++expected_sequence_;
+  bytes_received_->Inc(int64_t(kFrameLengthBytes + storage.size()));
   if (queue_.empty() && notifier_) notifier_->Notify();  // empty -> non-empty: wake the consumer
   queue_.push_back(ReceivedBuffer{std::move(storage), payload});
   return true;

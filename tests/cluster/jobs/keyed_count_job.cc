@@ -5,6 +5,7 @@
 //   brook run libkeyed_count.so -p 4 -- --events 200000 --keys 100 --rate 50000 --output DIR
 //        [--checkpoint-interval MS [--unaligned]]   (exactly-once: checkpoints and a
 //                                                    two-phase-commit file sink)
+//        [--latency-interval MS]                    (latency markers from the source)
 #include <brook/brook.h>
 
 #include <cstdint>
@@ -43,6 +44,7 @@ BROOK_JOB(keyed_count) {
                                                      : brook::CheckpointingMode::kAligned);
   if (const int64_t timeout = args.GetInt("checkpoint-timeout", 0); timeout > 0)
     env.getCheckpointConfig().timeout_ms = timeout;
+  if (args.Has("latency-interval")) env.setLatencyTrackingInterval(args.GetInt("latency-interval", 0));
 
   auto counts =
       env.fromGenerator("numbers", [keys](uint64_t i) { return KeyCount{Mix(i) % keys, 1}; }, options)

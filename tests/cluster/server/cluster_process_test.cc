@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -72,6 +73,14 @@ std::string JobState(ProcessCluster& cluster, const std::string& id) {
   return body.substr(pos + 9, body.find('"', pos + 9) - pos - 9);
 }
 
+// The number after the first "key": in a JSON text; -1 if there is none.
+int64_t FirstNumber(const std::string& json, const std::string& key) {
+  const std::string marker = "\"" + key + "\":";
+  const auto pos = json.find(marker);
+  if (pos == std::string::npos) return -1;
+  return std::strtoll(json.c_str() + pos + marker.size(), nullptr, 10);
+}
+
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
@@ -99,6 +108,12 @@ TEST(ClusterProcesses, RunsAJobAcrossTwoTaskManagersWithTheCli) {
   const std::string vertex = cluster.Get("/jobs/" + id + "/vertices/1");
   EXPECT_NE(vertex.find("taskmanager-0"), std::string::npos) << vertex;
   EXPECT_NE(vertex.find("taskmanager-1"), std::string::npos) << vertex;
+  // Records crossed between the processes: the sources' final numbers count bytes out, the
+  // counts' bytes in (the vertex totals come first in the answer, before the subtasks).
+  const std::string source = cluster.Get("/jobs/" + id + "/vertices/0");
+  EXPECT_GT(FirstNumber(source, "write-bytes"), 0) << source;
+  EXPECT_EQ(FirstNumber(source, "read-bytes"), 0) << source;
+  EXPECT_GT(FirstNumber(vertex, "read-bytes"), 0) << vertex;
   const auto list = cluster.Brook({"list"});
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_NE(list.output.find(id), std::string::npos) << list.output;

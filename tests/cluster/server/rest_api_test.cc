@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -136,7 +137,8 @@ TEST_F(RestApiTest, EveryEndpointHasFlinksShape) {
     const auto& vertex = v.as_object();
     for (const char* key : {"id", "name", "parallelism", "status", "metrics"}) EXPECT_TRUE(vertex.contains(key)) << key;
     for (const char* key : {"read-records", "write-records", "read-records-per-second",
-                            "write-records-per-second", "backpressure-ratio", "watermark"})
+                            "write-records-per-second", "backpressure-ratio", "watermark",
+                            "read-bytes", "write-bytes", "out-pool-usage", "in-pool-usage"})
       EXPECT_TRUE(vertex.at("metrics").as_object().contains(key)) << key;
   }
   const auto& nodes = job.at("plan").as_object().at("nodes").as_array();
@@ -146,6 +148,10 @@ TEST_F(RestApiTest, EveryEndpointHasFlinksShape) {
   auto vertex = GetJson("/jobs/" + id + "/vertices/1");
   ASSERT_EQ(vertex.at("subtasks").as_array().size(), 2u);
   EXPECT_EQ(vertex.at("subtasks").as_array()[0].as_object().at("taskmanager-id").as_string(), "tm-rest-test");
+  EXPECT_TRUE(vertex.at("latency").is_array());  // empty: latency tracking is off by default
+  EXPECT_TRUE(vertex.at("latency").as_array().empty());
+  for (const char* key : {"out-pool-usage", "in-pool-usage", "latency", "read-bytes", "write-bytes"})
+    EXPECT_TRUE(vertex.at("subtasks").as_array()[0].as_object().at("metrics").as_object().contains(key)) << key;
 
   auto exceptions = GetJson("/jobs/" + id + "/exceptions");
   EXPECT_TRUE(exceptions.at("root-exception").is_null());
@@ -227,16 +233,19 @@ TEST_F(RestApiTest, MutatingCallsNeedTheToken) {
   EXPECT_TRUE(GetJson("/jars").at("files").as_array().empty());
 }
 
+// The sum of every sample of metric `name` in Prometheus text.
+double MetricSum(const std::string& text, const std::string& name) {
+  double sum = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(name, 0) == 0 && (line[name.size()] == '{' || line[name.size()] == ' '))
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+  return sum;
+}
+
 TEST_F(RestApiTest, MetricsArePrometheusText) {
   const std::string id = SubmitJob(20'000);
-  auto metric = [&](const std::string& text, const std::string& name) {
-    double sum = 0;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);)
-      if (line.rfind(name, 0) == 0 && (line[name.size()] == '{' || line[name.size()] == ' '))
-        sum += std::stod(line.substr(line.rfind(' ') + 1));
-    return sum;
-  };
+  auto metric = [&](const std::string& text, const std::string& name) { return MetricSum(text, name); };
   std::string first;
   for (int i = 0; i < 200; ++i) {
     first = client_->Get("/metrics").body;
@@ -310,18 +319,115 @@ std::string Promtool(const std::string& metrics, int* exit_code) {
 }
 
 TEST_F(RestApiTest, PromtoolAcceptsTheJobManagersAndTaskManagersMetrics) {
-  const std::string id = SubmitJob(20'000);
-  for (int i = 0; i < 200 && client_->Get("/metrics").body.find("brook_task_records_out_total") == std::string::npos; ++i)
+  const std::string id = SubmitJob(20'000, {"--latency-interval", "20"});
+  // Wait until both carry every kind of metric: the task manager's running tasks (records out)
+  // and latency histograms, the job manager's from the heartbeats.
+  http::HttpClient tm("127.0.0.1", taskmanager_->metrics_port());
+  std::string jm, tm_metrics;
+  for (int i = 0; i < 200; ++i) {
+    jm = client_->Get("/metrics").body;
+    tm_metrics = tm.Get("/metrics").body;
+    if (MetricSum(jm, "brook_task_latency_seconds_count") > 0 &&
+        MetricSum(tm_metrics, "brook_num_records_out_total") > 0 &&
+        MetricSum(tm_metrics, "brook_latency_seconds_count") > 0)
+      break;
     std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GT(MetricSum(tm_metrics, "brook_num_records_out_total"), 0) << tm_metrics;
+  EXPECT_GT(MetricSum(jm, "brook_task_latency_seconds_count"), 0) << jm;
+  EXPECT_GT(MetricSum(tm_metrics, "brook_latency_seconds_count"), 0) << tm_metrics;
   int code = 0;
-  const std::string jm = client_->Get("/metrics").body;
   std::string report = Promtool(jm, &code);
   EXPECT_EQ(code, 0) << report << "\n" << jm;
-  http::HttpClient tm("127.0.0.1", taskmanager_->metrics_port());
-  const std::string tm_metrics = tm.Get("/metrics").body;
   report = Promtool(tm_metrics, &code);
   EXPECT_EQ(code, 0) << report << "\n" << tm_metrics;
   client_->Patch("/jobs/" + id);
+}
+
+// Subtasks on two task managers exchange records over the network: the producers count bytes
+// out and the consumers bytes in; queue usage is reported in [0, 1]; with latency tracking on,
+// the sinks' latency histograms fill, on the REST API and in both /metrics.
+TEST_F(RestApiTest, TwoTaskManagersReportBytesQueueUsageAndLatency) {
+  TaskManagerOptions options;
+  options.jobmanager_port = jobmanager_->rpc_port();
+  options.cluster_token = kToken;
+  options.id = "tm-rest-test-2";
+  options.slots = 2;
+  options.metrics_port = 0;
+  options.working_dir = dir_ / "tm2";
+  TaskManager second(options);
+  std::string error;
+  ASSERT_TRUE(second.Start(&error)) << error;
+  for (int i = 0; i < 200 && jobmanager_->registered_task_managers() < 2; ++i)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(jobmanager_->registered_task_managers(), 2u);
+
+  const std::string id = SubmitJob(20'000, {"--latency-interval", "20"});
+  // Slots are spread over the task managers: subtask 0 and 1 of each vertex run apart, so the
+  // keyed (HASH) edge crosses between them.
+  json::object vertex;
+  auto bytes = [](const json::object& v, const char* key) {
+    return v.at("metrics").as_object().at(key).to_number<double>();
+  };
+  for (int i = 0; i < 200; ++i) {
+    const auto job = GetJson("/jobs/" + id);
+    const auto& vertices = job.at("vertices").as_array();
+    vertex = GetJson("/jobs/" + id + "/vertices/1");
+    if (vertices.size() == 2 && bytes(vertices[0].as_object(), "write-bytes") > 0 &&
+        bytes(vertices[1].as_object(), "read-bytes") > 0 && !vertex.at("latency").as_array().empty() &&
+        vertex.at("latency").as_array()[0].as_object().at("count").as_int64() > 0)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  const auto& subtasks = vertex.at("subtasks").as_array();
+  ASSERT_EQ(subtasks.size(), 2u);
+  EXPECT_NE(subtasks[0].as_object().at("taskmanager-id"), subtasks[1].as_object().at("taskmanager-id"));
+  const auto job = GetJson("/jobs/" + id);
+  const auto& source = job.at("vertices").as_array()[0].as_object();
+  const auto& counter = job.at("vertices").as_array()[1].as_object();
+  EXPECT_GT(bytes(source, "write-bytes"), 0) << json::serialize(source);
+  EXPECT_GT(bytes(counter, "read-bytes"), 0) << json::serialize(counter);
+  // The source reads no channels, and the count's sink writes none.
+  EXPECT_EQ(bytes(source, "read-bytes"), 0);
+  EXPECT_EQ(bytes(counter, "write-bytes"), 0);
+  for (const auto& s : subtasks) {
+    const auto& m = s.as_object().at("metrics").as_object();
+    for (const char* key : {"out-pool-usage", "in-pool-usage"}) {
+      EXPECT_GE(m.at(key).to_number<double>(), 0.0) << key;
+      EXPECT_LE(m.at(key).to_number<double>(), 1.0) << key;
+    }
+  }
+  ASSERT_FALSE(vertex.at("latency").as_array().empty()) << json::serialize(vertex);
+  const auto& latency = vertex.at("latency").as_array()[0].as_object();
+  EXPECT_EQ(latency.at("source-id").as_string(), "0");
+  EXPECT_GT(latency.at("count").as_int64(), 0);
+  EXPECT_GE(latency.at("max-ms").to_number<double>(), latency.at("p50-ms").to_number<double>());
+
+  // The same numbers in Prometheus text, and promtool accepts all three endpoints.
+  const std::string jm = client_->Get("/metrics").body;
+  EXPECT_GT(MetricSum(jm, "brook_task_bytes_out_total"), 0) << jm;
+  EXPECT_GT(MetricSum(jm, "brook_task_bytes_in_total"), 0) << jm;
+  EXPECT_GT(MetricSum(jm, "brook_task_latency_seconds_count"), 0) << jm;
+  EXPECT_NE(jm.find("brook_task_out_pool_usage{"), std::string::npos) << jm;
+  EXPECT_NE(jm.find("brook_task_in_pool_usage{"), std::string::npos) << jm;
+  int code = 0;
+  std::string report = Promtool(jm, &code);
+  EXPECT_EQ(code, 0) << report << "\n" << jm;
+  for (const TaskManager* tm : {taskmanager_.get(), &second}) {
+    const std::string text = http::HttpClient("127.0.0.1", tm->metrics_port()).Get("/metrics").body;
+    EXPECT_GT(MetricSum(text, "brook_num_bytes_out_total"), 0) << text;
+    EXPECT_GT(MetricSum(text, "brook_num_bytes_in_total"), 0) << text;
+    EXPECT_NE(text.find("brook_out_pool_usage{"), std::string::npos) << text;
+    report = Promtool(text, &code);
+    EXPECT_EQ(code, 0) << report << "\n" << text;
+  }
+  client_->Patch("/jobs/" + id);
+  std::string state;
+  for (int i = 0; i < 200 && state != "CANCELED"; ++i) {
+    state = std::string(GetJson("/jobs/" + id).at("state").as_string());
+    if (state != "CANCELED") std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(state, "CANCELED");
 }
 
 }  // namespace

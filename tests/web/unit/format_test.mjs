@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 
-import {backpressureLevel, backpressureLevelOf, formatBytes, formatCount, formatDuration, formatPercent,
-        formatRate, formatTimestamp, formatWatermark, hasWatermark, kMissing}
+import {backpressureLevel, backpressureLevelOf, formatBytes, formatCount, formatDuration,
+        formatLatency, formatPercent, formatRate, formatTimestamp, formatWatermark, hasWatermark, kMissing}
     from '../../../cluster/web/js/format.js';
 
 test('counts and rates use SI prefixes with one decimal below 100', () => {
@@ -34,6 +34,14 @@ test('durations pick a readable unit', () => {
   assert.equal(formatDuration(245_000), '4m 05s');
   assert.equal(formatDuration(2 * 3600_000 + 3 * 60_000), '2h 03m');
   assert.equal(formatDuration(3 * 86_400_000 + 4 * 3600_000), '3d 4h');
+});
+
+test('latencies below a millisecond are in microseconds', () => {
+  assert.equal(formatLatency(0.85), '850 µs');
+  assert.equal(formatLatency(0), '0 µs');
+  assert.equal(formatLatency(3.254), '3.25 ms');
+  assert.equal(formatLatency(42), '42 ms');
+  assert.equal(formatLatency(12_300), '12.3 s');
 });
 
 test('percentages are clamped', () => {
@@ -69,6 +77,7 @@ test('missing and malformed input gives the placeholder', () => {
     assert.equal(formatBytes(bad), kMissing);
     assert.equal(formatDuration(bad), kMissing);
     assert.equal(formatPercent(bad), kMissing);
+    assert.equal(formatLatency(bad), kMissing);
     assert.equal(formatTimestamp(bad), kMissing);
   }
 });

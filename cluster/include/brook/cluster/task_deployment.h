@@ -5,6 +5,7 @@
 // this code, so a job runs the same way in one process and across many.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -31,6 +32,9 @@ struct DeploymentOptions {
   MetricRegistry* metrics = nullptr;  // where task metrics are registered, if set
   std::string job_id;                 // unique per job run: scopes operators' local state
   int attempt = 0;
+  // Latency markers from sources when the job leaves the interval unset (JobConfig::
+  // latency_tracking_interval_ms < 0): the cluster's metrics.latency.interval; 0: none.
+  std::chrono::milliseconds default_latency_tracking_interval{0};
 };
 
 std::unique_ptr<StreamTask> DeploySubtask(const JobGraph& job, const JobVertex& vertex,

@@ -1,13 +1,15 @@
 // The Overview tab of a job: the DAG, and below it either the table of vertices or, when a
 // vertex is selected (#/jobs/{id}/vertices/{vid}), that vertex's subtasks: the task manager
-// each runs on, records in and out, rates, backpressure, busy time and watermark.
+// each runs on, records and bytes in and out, rates, backpressure, busy time, how full the
+// output and input queues are, and watermark; and, when latency tracking is on and the vertex
+// ends in a sink, the end-to-end latency from each source.
 
 import {api} from '../api.js';
 import {listOf, objectOf} from '../json.js';
 import {DagView} from '../dag_view.js';
 import {h, replaceChildren, stateBadge, table} from '../dom.js';
-import {backpressureLevelOf, formatBytes, formatCount, formatPercent, formatRate,
-        formatWatermark} from '../format.js';
+import {backpressureLevelOf, formatBytes, formatCount, formatLatency, formatPercent,
+        formatRate, formatWatermark} from '../format.js';
 import {routes, taskManagerLink} from './links.js';
 
 function backpressureBadge(metrics) {
@@ -21,7 +23,9 @@ const kMetricColumns = [
   {title: 'Records in', numeric: true}, {title: 'Records out', numeric: true},
   {title: 'In/s', numeric: true}, {title: 'Out/s', numeric: true},
   {title: 'Bytes in', numeric: true}, {title: 'Bytes out', numeric: true},
-  {title: 'Backpressure'}, {title: 'Busy', numeric: true}, {title: 'Watermark'},
+  {title: 'Backpressure'}, {title: 'Busy', numeric: true},
+  {title: 'Out queue', numeric: true}, {title: 'In queue', numeric: true},
+  {title: 'Watermark'},
 ];
 
 function metricCells(metricsValue) {
@@ -30,7 +34,27 @@ function metricCells(metricsValue) {
           formatRate(m['read-records-per-second']), formatRate(m['write-records-per-second']),
           formatBytes(m['read-bytes']), formatBytes(m['write-bytes']),
           backpressureBadge(m), formatPercent(m['busy-ratio']),
+          formatPercent(m['out-pool-usage']), formatPercent(m['in-pool-usage']),
           formatWatermark(m.watermark)];
+}
+
+// End-to-end latency from each source to this vertex's sink (REST "latency" of a vertex).
+function latencyTable(latencyValue) {
+  const rows = listOf(latencyValue).map((entry) => {
+    const l = objectOf(entry);
+    return {
+      attributes: {'data-testid': 'latency-row', 'data-source-id': l['source-id']},
+      cells: [l['source-name'] || `vertex ${l['source-id']}`, formatCount(l.count),
+              formatLatency(l['mean-ms']), formatLatency(l['p50-ms']),
+              formatLatency(l['p99-ms']), formatLatency(l['max-ms'])],
+    };
+  });
+  if (rows.length === 0) return null;
+  return [h('h3', {}, 'Latency from the sources'),
+          table([{title: 'Source'}, {title: 'Markers', numeric: true},
+                 {title: 'Mean', numeric: true}, {title: 'p50', numeric: true},
+                 {title: 'p99', numeric: true}, {title: 'Max', numeric: true}], rows,
+                {'data-testid': 'latency-table'})];
 }
 
 export class OverviewTab {
@@ -106,6 +130,7 @@ export class OverviewTab {
         table([{title: 'Subtask', numeric: true}, {title: 'Status'}, {title: 'Task manager'},
                {title: 'Host'}, ...kMetricColumns], rows,
               {'data-testid': 'subtask-table', 'data-vertex-id': this.vertexId},
-              'No subtask is deployed.'));
+              'No subtask is deployed.'),
+        ...(latencyTable(vertex.latency) ?? []));
   }
 }

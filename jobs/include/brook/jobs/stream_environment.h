@@ -54,6 +54,13 @@ class StreamEnvironment {
     config_.auto_watermark_interval_ms = interval_ms;
     return *this;
   }
+  // Sources emit a latency marker every `interval_ms` (0: never); sinks record how long markers
+  // took from their source (end-to-end latency histograms per source, in the metrics).
+  // Unset, the cluster's metrics.latency.interval applies (off by default).
+  StreamEnvironment& setLatencyTrackingInterval(int64_t interval_ms) {
+    config_.latency_tracking_interval_ms = interval_ms;
+    return *this;
+  }
   const JobConfig& getConfig() const { return config_; }
 
   // Record i is fn(i) for i in [0, options.count): deterministic and replayable.

@@ -68,6 +68,10 @@ struct JobConfig {
   // How often watermark assigners emit watermarks when records keep coming (Flink's
   // autoWatermarkInterval); an assigner also emits when its input goes quiet.
   int64_t auto_watermark_interval_ms = 200;
+  // How often sources emit latency markers (Flink's latencyTrackingInterval): 0 turns latency
+  // tracking off; -1 (unset) leaves it to the cluster's metrics.latency.interval, which is off
+  // by default, as in Flink (markers cost little, but a histogram per source and sink).
+  int64_t latency_tracking_interval_ms = -1;
 };
 
 class StreamGraph {

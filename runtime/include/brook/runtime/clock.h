@@ -13,4 +13,12 @@ inline int64_t SteadyNowNs() {
       .count();
 }
 
+// Wall-clock nanoseconds since the epoch: the time latency markers carry from a source to a
+// sink, comparable across processes and (with synchronized clocks) machines, as in Flink.
+inline int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace brook

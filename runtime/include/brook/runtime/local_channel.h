@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "brook/runtime/metrics.h"
 #include "brook/runtime/stream_element.h"
 #include "brook/runtime/task_cancelled.h"
 #include "brook/runtime/task_notifier.h"
@@ -37,8 +38,12 @@ class ChannelBase {
   virtual ~ChannelBase() = default;
   // Wakes a blocked producer with TaskCancelled and makes further sends throw it.
   virtual void Cancel() = 0;
+  // Elements (local) or buffers (network) waiting in the channel, out of how many it holds.
   virtual size_t queued() const = 0;
   virtual size_t capacity() const = 0;
+  // The bytes this end put on or took off the network; nullptr for a local channel, which
+  // hands batches over without serializing them.
+  virtual std::shared_ptr<const Counter> network_bytes() const { return nullptr; }
   // The consumer task's notifier, poked when the channel goes from empty to non-empty.
   virtual void SetConsumerNotifier(TaskNotifier* notifier) = 0;
 };

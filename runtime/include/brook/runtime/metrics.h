@@ -19,13 +19,18 @@
 
 namespace brook {
 
+// A count that only grows. Either incremented by its owner, or computed on read by a callback
+// (a sum of counters kept elsewhere, say), which must be thread-safe and never decrease.
 class Counter {
  public:
+  Counter() = default;
+  explicit Counter(std::function<int64_t()> read) : read_(std::move(read)) {}
   void Inc(int64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
-  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  int64_t value() const { return read_ ? read_() : value_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<int64_t> value_{0};
+  std::function<int64_t()> read_;
 };
 
 // A value set by its owner, or computed on read by a callback (which must be thread-safe).
@@ -67,10 +72,11 @@ class Histogram {
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 struct MetricEntry {
+  using Metric =
+      std::variant<std::shared_ptr<Counter>, std::shared_ptr<Gauge>, std::shared_ptr<Histogram>>;
   std::string name;
   MetricLabels labels;
-  std::variant<std::shared_ptr<Counter>, std::shared_ptr<Gauge>, std::shared_ptr<Histogram>>
-      metric;
+  Metric metric;
 };
 
 class MetricRegistry {
@@ -84,12 +90,14 @@ class MetricRegistry {
   std::shared_ptr<Gauge> AddGauge(const std::string& name, const MetricLabels& labels,
                                   std::function<double()> read = {});
   std::shared_ptr<Histogram> AddHistogram(const std::string& name, const MetricLabels& labels);
+  // Registers a metric made elsewhere, replacing any with the same name and labels (a restarted
+  // task's new counters replace the old ones).
+  void Register(const std::string& name, const MetricLabels& labels, MetricEntry::Metric metric);
   // Drops every metric whose labels include all of `labels` (a finished task's, say).
   void RemoveMatching(const MetricLabels& labels);
   std::vector<MetricEntry> Snapshot() const;
 
  private:
-  friend struct TaskIoMetrics;
   template <typename M, typename... Args>
   std::shared_ptr<M> Add(const std::string& name, const MetricLabels& labels, Args&&... args);
 
@@ -97,15 +105,53 @@ class MetricRegistry {
   std::vector<MetricEntry> entries_;  // guarded by mutex_
 };
 
+// End-to-end latency of the latency markers that ended in one subtask (reached an operator
+// without a main output: a sink), in microseconds, one histogram per source vertex (Flink's
+// latency tracking). A source's histogram is made when its first marker arrives and registered
+// in the registry given to RegisterIn, if any, under the task's labels plus `source_vertex`.
+//
+// Threading: Record() on the task thread, the rest from any thread. Markers are rare (one per
+// source subtask and latency tracking interval), so a mutex guards the list.
+class LatencyHistograms {
+ public:
+  struct BySource {
+    int32_t source_vertex;
+    std::shared_ptr<Histogram> histogram;
+  };
+
+  // Records one marker's latency from source vertex `source_vertex`.
+  void Record(int32_t source_vertex, int64_t latency_us);
+  // The histograms recorded so far, by source vertex.
+  std::vector<BySource> Snapshot() const;
+  // Registers the existing histograms and the ones made later in `registry`.
+  // REQUIRES: `registry` outlives this object's Record() calls.
+  void RegisterIn(MetricRegistry& registry, const MetricLabels& labels);
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<BySource> by_source_;     // guarded by mutex_
+  MetricRegistry* registry_ = nullptr;  // guarded by mutex_
+  MetricLabels labels_;                 // guarded by mutex_
+};
+
 // The I/O metrics of one subtask, updated by its thread once per batch and read by reporters.
 struct TaskIoMetrics {
   std::shared_ptr<Counter> records_in = std::make_shared<Counter>();
   std::shared_ptr<Counter> records_out = std::make_shared<Counter>();
+  // Serialized bytes received from / sent to network channels (data frames as they cross the
+  // wire). Local channels hand batches over without serializing and count no bytes, as in
+  // Flink. The deployment replaces these with sums over the task's network channels.
+  std::shared_ptr<Counter> bytes_in = std::make_shared<Counter>();
+  std::shared_ptr<Counter> bytes_out = std::make_shared<Counter>();
+  // How full the task's output and input channels are, 0..1 (Flink's outPoolUsage and
+  // inPoolUsage), as last sampled by StreamTask::SampleQueueUsage.
+  std::shared_ptr<Gauge> out_pool_usage = std::make_shared<Gauge>();
+  std::shared_ptr<Gauge> in_pool_usage = std::make_shared<Gauge>();
   std::shared_ptr<Counter> busy_ns = std::make_shared<Counter>();
   std::shared_ptr<Counter> idle_ns = std::make_shared<Counter>();
   std::shared_ptr<Counter> backpressure_ns = std::make_shared<Counter>();
   std::shared_ptr<Gauge> current_watermark = std::make_shared<Gauge>();
-  std::shared_ptr<Histogram> latency_us = std::make_shared<Histogram>();
+  std::shared_ptr<LatencyHistograms> latency = std::make_shared<LatencyHistograms>();
   // Checkpoint barrier alignment: total time spent aligning, and the last checkpoint's.
   std::shared_ptr<Counter> alignment_ns = std::make_shared<Counter>();
   std::shared_ptr<Gauge> last_alignment_ns = std::make_shared<Gauge>();

@@ -27,6 +27,8 @@ struct RuntimeContext {
   ProcessingTimeService* timers = nullptr;
   MailboxExecutor* mailbox = nullptr;
   MetricRegistry* metrics = nullptr;
+  // Set by the task: where latency markers ending at this operator (a sink) are recorded.
+  LatencyHistograms* latency = nullptr;
   StateBackendConfig state_backend;
   // Unique per operator instance of a job: names its state (the LMDB environment directory).
   std::string state_scope;

@@ -57,9 +57,12 @@ struct CheckpointBarrier {
   bool operator==(const CheckpointBarrier&) const = default;
 };
 
-// Emitted periodically by sources and forwarded without waiting, to measure end-to-end latency.
+// Emitted periodically by sources (StreamTaskOptions::latency_markers), forwarded past user
+// functions along main outputs (to one channel of a record writer, in turn), and recorded by the
+// sinks it reaches: the time records take from source to sink, queues included, but not
+// windows or other operator buffering (Flink's LatencyMarker).
 struct LatencyMarker {
-  int64_t marked_time_ns = 0;  // steady-clock nanoseconds at the source
+  int64_t marked_time_ns = 0;  // wall-clock nanoseconds since the epoch at the source (WallNowNs)
   VertexId source_vertex;
   SubtaskIndex source_subtask;
   bool operator==(const LatencyMarker&) const = default;

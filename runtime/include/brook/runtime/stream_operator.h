@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "brook/runtime/check.h"
+#include "brook/runtime/clock.h"
 #include "brook/runtime/output.h"
 #include "brook/runtime/runtime_context.h"
 #include "brook/runtime/stream_element.h"
@@ -59,8 +60,15 @@ class StreamOperatorBase {
     if (main_output_) main_output_->EmitWatermarkStatus(status);
     for (auto& [tag, output] : side_outputs_) output->EmitWatermarkStatus(status);
   }
+  // Latency markers bypass user functions: forwarded along the main output, and recorded where
+  // they end, at an operator without a main output (a sink).
   virtual void ProcessLatencyMarker(const LatencyMarker& marker) {
-    if (main_output_) main_output_->EmitLatencyMarker(marker);
+    if (main_output_) {
+      main_output_->EmitLatencyMarker(marker);
+    } else if (context_ != nullptr && context_->latency != nullptr) {
+      context_->latency->Record(marker.source_vertex.value(),
+                                (WallNowNs() - marker.marked_time_ns) / 1000);
+    }
   }
   // The input has ended: emit whatever is still buffered.
   virtual void Finish() {}

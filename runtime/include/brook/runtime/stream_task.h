@@ -51,12 +51,22 @@
 
 namespace brook {
 
+// Latency tracking at a source task: every `interval` the task emits a LatencyMarker stamped
+// with the wall clock and the source's vertex and subtask into its chain, between batches
+// (a processing-time timer: no per-record work, one clock read per batch as for any timer).
+struct LatencyMarkerSettings {
+  std::chrono::milliseconds interval{0};  // 0: no markers (tasks other than sources: always)
+  VertexId source_vertex;
+  SubtaskIndex source_subtask;
+};
+
 struct StreamTaskOptions {
   // The longest a partially filled batch waits in a writer while the task is busy. An idle
   // task flushes before it parks, so this bounds latency only under load.
   std::chrono::milliseconds buffer_timeout{100};
   // How barriers are handled on the inputs (the job's checkpointing mode).
   CheckpointingMode checkpointing_mode = CheckpointingMode::kAligned;
+  LatencyMarkerSettings latency_markers;
 };
 
 class SnapshotExecutor;
@@ -99,6 +109,11 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   bool NotifyCheckpointComplete(CheckpointId id);
   bool NotifyCheckpointAborted(CheckpointId id);
 
+  // Samples how full the task's output and input channels are into metrics().out_pool_usage
+  // and in_pool_usage: queued / capacity summed over the channels, 0 without channels.
+  // Any thread, while the channels exist (they belong to the deployment, not to the task).
+  void SampleQueueUsage();
+
   // Runs the task to its end on the calling thread. Throws on failure.
   void Run();
   // Stops the task as soon as possible; wakes it wherever it is blocked. Idempotent.
@@ -125,6 +140,8 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   void SubmitAsyncPart(std::shared_ptr<TaskSnapshot> snapshot, int64_t sync_ns,
                        int64_t alignment_ns);
   void Decline(CheckpointId id, const std::string& reason);
+  // Emits a latency marker into the chain and schedules the next one (source tasks).
+  void EmitLatencyMarker(Timestamp fire_time);
 
   // CheckpointBarrierHandler::Listener, on the task thread.
   void OnCheckpointTriggered(const CheckpointBarrier& barrier, int64_t alignment_ns) override;
@@ -155,6 +172,8 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   std::map<int64_t, PendingSnapshot> pending_unaligned_;
   bool aborting_from_coordinator_ = false;
   std::vector<ChannelBase*> channels_;  // input and output, cancelled together
+  std::vector<ChannelBase*> input_channels_;
+  std::vector<ChannelBase*> output_channels_;
 
   std::atomic<bool> cancelled_{false};
   size_t opened_ = 0;  // operators opened so far (tail first), to close exactly those

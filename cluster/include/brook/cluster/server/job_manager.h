@@ -44,6 +44,8 @@ struct JobManagerOptions {
   std::chrono::milliseconds slot_wait_timeout{60000};
   server::RestartStrategySettings restart_strategy;  // for every job
   std::chrono::milliseconds buffer_timeout{100};
+  // Latency markers for jobs that leave their interval unset (metrics.latency.interval); 0: off.
+  std::chrono::milliseconds latency_tracking_interval{0};
   uint64_t max_jar_bytes = uint64_t{512} << 20;
 };
 

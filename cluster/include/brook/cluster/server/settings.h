@@ -39,6 +39,7 @@ struct JobManagerSettings {
   std::string blob_directory;  // empty: the process makes a fresh temporary directory
   uint64_t blob_max_bytes = 0;
   std::chrono::milliseconds slot_wait_timeout{0};
+  std::chrono::milliseconds latency_tracking_interval{0};  // 0: off
   std::string checkpoint_directory;  // empty: next to the blob store
   int retained_checkpoints = 3;
   std::string log_level;

@@ -79,6 +79,7 @@ class NetworkChannelSender final : public ChannelBase, public ChannelSender<T> {
   // Buffers at the consumer not yet credited back, out of its credits.
   size_t queued() const override { return channel_->in_flight(); }
   size_t capacity() const override { return channel_->capacity(); }
+  std::shared_ptr<const Counter> network_bytes() const override { return channel_->bytes_sent(); }
   void SetConsumerNotifier(TaskNotifier*) override {}  // the consumer is in another process
 
  private:
@@ -152,6 +153,9 @@ class NetworkChannelReceiver final : public ChannelBase, public ChannelReceiver<
   void Cancel() override { channel_->Cancel(); }
   size_t queued() const override { return channel_->queued(); }
   size_t capacity() const override { return channel_->capacity(); }
+  std::shared_ptr<const Counter> network_bytes() const override {
+    return channel_->bytes_received();
+  }
   // REQUIRES: `notifier` outlives the receiver or is detached first (nullptr); see
   // InboundChannel::SetConsumerNotifier.
   void SetConsumerNotifier(TaskNotifier* notifier) override {

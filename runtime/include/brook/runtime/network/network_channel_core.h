@@ -34,6 +34,7 @@
 
 #include "brook/runtime/network/channel_id.h"
 #include "brook/runtime/network/frame.h"
+#include "brook/runtime/metrics.h"
 #include "brook/runtime/network/wire_internal.h"
 #include "brook/runtime/task_notifier.h"
 
@@ -95,6 +96,9 @@ class OutboundChannel {
   // Buffers sent and not yet credited back, and the consumer's credits (0 until it asked).
   size_t in_flight() const;
   size_t capacity() const;
+  // Bytes of the data frames sent so far (length prefix, header and payload). Shared so that
+  // a task's metrics may sum it after the channel is gone.
+  std::shared_ptr<const Counter> bytes_sent() const { return bytes_sent_; }
 
  private:
   friend class EnvironmentCore;
@@ -117,6 +121,7 @@ class OutboundChannel {
   const std::shared_ptr<ChannelHost> host_;  // first: outlives the connection below
   const ChannelId id_;
   const ChannelSettings settings_;
+  const std::shared_ptr<Counter> bytes_sent_ = std::make_shared<Counter>();
 
   std::mutex buffer_mutex_;
   std::vector<std::byte> buffer_;      // guarded by buffer_mutex_
@@ -168,6 +173,8 @@ class InboundChannel {
   void SetConsumerNotifier(TaskNotifier* notifier);
   size_t queued() const;
   size_t capacity() const { return settings_.initial_credits; }
+  // Bytes of the data frames received so far, counted as the producer counts them sent.
+  std::shared_ptr<const Counter> bytes_received() const { return bytes_received_; }
 
  private:
   friend class EnvironmentCore;
@@ -181,6 +188,7 @@ class InboundChannel {
   const std::shared_ptr<ChannelHost> host_;  // first: outlives the connection below
   const ChannelId id_;
   const ChannelSettings settings_;
+  const std::shared_ptr<Counter> bytes_received_ = std::make_shared<Counter>();
   std::shared_ptr<FrameSink> sink_;  // set before the channel is visible to the environment
 
   mutable std::mutex mutex_;
