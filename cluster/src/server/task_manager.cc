@@ -552,7 +552,9 @@ class TaskManager::Impl final : public rpc::RpcHandler {
           });
         });
     deployment.responders.push_back(responder);
-    task.SetCheckpointing({storage.CreateWriter(job_id, location), responder.get(), &snapshots_});
+    // The library stays loaded while an async part reads keyed views, whose code is in it.
+    task.SetCheckpointing(
+        {storage.CreateWriter(job_id, location), responder.get(), &snapshots_, deployment.library});
     if (!plan.restore_directory.empty())
       task.SetRestoreState(storage.LoadTaskState(plan.restore_directory, location));
   }

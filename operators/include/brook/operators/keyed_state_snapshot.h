@@ -30,9 +30,10 @@ class KeyedStateSnapshot final : public CheckpointedState {
   KeyedStateSnapshot(KeyedStateBackend<K>* backend, KeyedTimerService<K>* timers)
       : backend_(backend), timers_(timers) {}
 
+  // The task thread's part: the backend's view (O(key groups) in memory; LMDB writes its cache
+  // back and opens a read transaction) and the timers; the view is read later.
   void SnapshotState(SnapshotContext& context) override {
-    backend_->Flush();
-    backend_->Snapshot([&](const StateEntry& entry) { context.AddKeyedEntry(entry); });
+    context.AddKeyedView(backend_->TakeView());
     const int max_parallelism = backend_->max_parallelism();
     timers_->ForEachTimer([&](const typename KeyedTimerService<K>::Timer& t, TimeDomain domain) {
       StateEntry entry;

@@ -14,7 +14,9 @@
 //   other tasks:  barrier n on the inputs -> CheckpointBarrierHandler (aligned, unaligned or
 //                 at-least-once, StreamTaskOptions::checkpointing_mode) -> snapshot -> barrier n
 //                 forwarded
-//   then the sync part's TaskSnapshot is written by the TaskSnapshotWriter on the
+//   The sync part (on the task thread) takes operator state and keyed-state views
+//   (KeyedStateView: O(key groups) in memory, a read transaction in LMDB); then that
+//   TaskSnapshot, views read as it goes, is written by the TaskSnapshotWriter on the
 //   SnapshotExecutor and acknowledged through the CheckpointResponder (CheckpointAck), or
 //   declined. NotifyCheckpointComplete/Aborted(n) reach every operator through the mailbox.
 //   A task started with SetRestoreState() restores its operators before processing, and
@@ -69,6 +71,9 @@ struct TaskCheckpointing {
   std::shared_ptr<TaskSnapshotWriter> writer;  // nullptr: snapshots are taken but not written
   CheckpointResponder* responder = nullptr;    // nullptr: nobody is told
   SnapshotExecutor* executor = nullptr;        // nullptr: the async part runs on the task thread
+  // Kept alive by the async parts in flight: what their keyed views' code lives in (the job
+  // library, which a task manager would otherwise unload when the last task of a job ends).
+  std::shared_ptr<const void> code_owner;
 };
 
 class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandler::Listener {
