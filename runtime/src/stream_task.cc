@@ -66,12 +66,18 @@ void StreamTask::SetInput(std::unique_ptr<TaskInput> input,
 void StreamTask::Run() {
   BROOK_CHECK(input_ != nullptr, "a task needs an input before it runs");
   try {
+    if (restore_loader_) {
+      restore_ = restore_loader_();
+      restore_loader_ = nullptr;
+    }
     if (restore_) {
       for (size_t i = 0; i < operators_.size(); ++i) {
-        const OperatorSnapshot* found = restore_->Find(registries_[i].operator_id());
+        // Moved, not copied: keyed state can be large.
+        OperatorSnapshot found;
+        for (OperatorSnapshot& op : restore_->operators)
+          if (op.operator_id == registries_[i].operator_id()) found = std::move(op);
         AttributeFailures(*operators_[i], [&] {
-          registries_[i].SetRestoredState(restore_->checkpoint_id,
-                                          found ? *found : OperatorSnapshot{});
+          registries_[i].SetRestoredState(restore_->checkpoint_id, std::move(found));
         });
       }
     }

@@ -32,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -94,6 +95,10 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   // its key groups, redistributed operator state, channel state), as the checkpoint component's
   // restore planning assembles it. Operators are matched by operator id.
   void SetRestoreState(TaskSnapshot restored) { restore_ = std::move(restored); }
+  // As SetRestoreState, but the state is loaded by `load` at the start of Run(), on the task
+  // thread: loading a big checkpoint takes seconds, which must not stall the thread that
+  // deploys tasks and answers heartbeats. A throw fails the task.
+  void SetRestoreLoader(std::function<TaskSnapshot()> load) { restore_loader_ = std::move(load); }
 
   // Any thread. Source tasks: take checkpoint `id` and emit its barrier downstream (tasks with
   // inputs ignore it: their barriers arrive in-band). Returns false if the task no longer runs
@@ -152,6 +157,7 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   std::unique_ptr<CheckpointBarrierHandler> barrier_handler_;  // tasks with input channels
   TaskCheckpointing checkpointing_;
   std::optional<TaskSnapshot> restore_;
+  std::function<TaskSnapshot()> restore_loader_;
   // Unaligned: snapshots taken whose channel state is still being recorded.
   struct PendingSnapshot {
     std::shared_ptr<TaskSnapshot> snapshot;
