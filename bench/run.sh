@@ -25,9 +25,13 @@ declare -A CASES=(
   [sliding_slices]="brook_window_bench sliding_slices"
   [shuffle_tcp]="brook_shuffle_bench shuffle_tcp"
   [latency]="brook_shuffle_bench latency"
+  [checkpoint_memory]="brook_checkpoint_bench checkpoint_memory"
+  [checkpoint_lmdb]="brook_checkpoint_bench checkpoint_lmdb"
 )
-ORDER=(chained keyed_reduce window_memory window_lmdb sliding_slices shuffle_tcp latency)  # the default run, in this order
-TARGETS=(brook_throughput_bench brook_window_bench brook_shuffle_bench)
+ORDER=(chained keyed_reduce window_memory window_lmdb sliding_slices shuffle_tcp latency
+       checkpoint_memory checkpoint_lmdb)  # the default run, in this order
+# brook_checkpoint_bench depends on the cluster binaries and its job library, built with it.
+TARGETS=(brook_throughput_bench brook_window_bench brook_shuffle_bench brook_checkpoint_bench)
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 

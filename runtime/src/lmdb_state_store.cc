@@ -1,5 +1,6 @@
 #include "brook/runtime/state/lmdb_state_store.h"
 
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -34,11 +35,12 @@ uint16_t LmdbStateStore::ReadU16(const std::byte* in) {
   return static_cast<uint16_t>((static_cast<uint16_t>(in[0]) << 8) | static_cast<uint16_t>(in[1]));
 }
 
-LmdbStateStore::LmdbStateStore(const LmdbEnvironment::Options& options) : env_(options) {
-  LmdbCursor& cursor = env_.WriteCursor();
+LmdbStateStore::LmdbStateStore(const LmdbEnvironment::Options& options)
+    : env_(std::make_shared<LmdbEnvironment>(options)) {
+  LmdbCursor& cursor = env_->WriteCursor();
   for (cursor.Seek(kMetadataPrefix); cursor.HasPrefix(kMetadataPrefix); cursor.Next()) {
     if (cursor.value().size() != 2) {
-      throw std::runtime_error("LMDB state in " + env_.directory() + ": corrupt state catalog");
+      throw std::runtime_error("LMDB state in " + env_->directory() + ": corrupt state catalog");
     }
     const std::span<const std::byte> name_bytes = cursor.key().subspan(kPrefixBytes);
     const std::string name(reinterpret_cast<const char*>(name_bytes.data()), name_bytes.size());
@@ -53,7 +55,7 @@ LmdbStateStore::LmdbStateStore(const LmdbEnvironment::Options& options) : env_(o
 uint16_t LmdbStateStore::StateId(const std::string& name) {
   if (auto it = ids_.find(name); it != ids_.end()) return it->second;
   if (names_.size() >= kMetadataMarker) {
-    throw std::runtime_error("LMDB state in " + env_.directory() + ": too many states");
+    throw std::runtime_error("LMDB state in " + env_->directory() + ": too many states");
   }
   const auto id = static_cast<uint16_t>(names_.size());
   std::vector<std::byte> key(kMetadataPrefix, kMetadataPrefix + kPrefixBytes);
@@ -61,7 +63,7 @@ uint16_t LmdbStateStore::StateId(const std::string& name) {
   key.insert(key.end(), name_bytes.begin(), name_bytes.end());
   std::byte value[2];
   WriteStateId(value, id);
-  env_.Put(key, value);
+  env_->Put(key, value);
   names_.push_back(name);
   ttls_.resize(names_.size());
   ids_.emplace(name, id);
@@ -74,7 +76,7 @@ void LmdbStateStore::SetTtl(uint16_t id, const StateTtlConfig& ttl) {
 }
 
 void LmdbStateStore::CleanupSome(int budget, Timestamp processing_now, Timestamp watermark) {
-  LmdbCursor& cursor = env_.WriteCursor();
+  LmdbCursor& cursor = env_->WriteCursor();
   bool valid = cleanup_key_.empty() ? cursor.SeekFirst() : cursor.Seek(cleanup_key_);
   bool wrapped = false;
   for (int examined = 0; examined < budget; ++examined) {
@@ -104,14 +106,25 @@ void LmdbStateStore::CleanupSome(int budget, Timestamp processing_now, Timestamp
   } else {
     cleanup_key_.clear();
   }
-  env_.MaybeCommit();
+  env_->MaybeCommit();
+}
+
+LmdbStateStore::~LmdbStateStore() {
+  try {
+    env_->Commit();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "brook: %s\n", e.what());
+  }
 }
 
 std::unique_ptr<LmdbStateSnapshot> LmdbStateStore::TakeSnapshot() {
-  return std::unique_ptr<LmdbStateSnapshot>(new LmdbStateSnapshot(env_.BeginRead(), names_));
+  std::unique_ptr<LmdbReadTransaction> txn = env_->BeginRead();
+  return std::unique_ptr<LmdbStateSnapshot>(new LmdbStateSnapshot(env_, std::move(txn), names_));
 }
 
-void LmdbStateSnapshot::ForEach(const std::function<void(const StateEntry&)>& sink) {
+LmdbStateSnapshot::~LmdbStateSnapshot() = default;
+
+void LmdbStateSnapshot::ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) {
   LmdbCursor& cursor = txn_->cursor();
   StateEntry entry;
   for (bool valid = cursor.SeekFirst(); valid; valid = cursor.Next()) {
@@ -134,7 +147,7 @@ void LmdbStateStore::Restore(const StateEntry& entry) {
   WritePrefix(restore_key_.data(), entry.key_group, id);
   const std::span<const std::byte> key = AsBytes(entry.key);
   restore_key_.insert(restore_key_.end(), key.begin(), key.end());
-  env_.Put(restore_key_, AsBytes(entry.value));
+  env_->Put(restore_key_, AsBytes(entry.value));
 }
 
 }  // namespace brook

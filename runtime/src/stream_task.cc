@@ -69,12 +69,18 @@ void StreamTask::SetInput(std::unique_ptr<TaskInput> input,
 void StreamTask::Run() {
   BROOK_CHECK(input_ != nullptr, "a task needs an input before it runs");
   try {
+    if (restore_loader_) {
+      restore_ = restore_loader_();
+      restore_loader_ = nullptr;
+    }
     if (restore_) {
       for (size_t i = 0; i < operators_.size(); ++i) {
-        const OperatorSnapshot* found = restore_->Find(registries_[i].operator_id());
+        // Moved, not copied: keyed state can be large.
+        OperatorSnapshot found;
+        for (OperatorSnapshot& op : restore_->operators)
+          if (op.operator_id == registries_[i].operator_id()) found = std::move(op);
         AttributeFailures(*operators_[i], [&] {
-          registries_[i].SetRestoredState(restore_->checkpoint_id,
-                                          found ? *found : OperatorSnapshot{});
+          registries_[i].SetRestoredState(restore_->checkpoint_id, std::move(found));
         });
       }
     }
@@ -280,7 +286,7 @@ void StreamTask::PerformCheckpoint(const CheckpointBarrier& barrier, int64_t ali
     OperatorSnapshot taken;
     taken.operator_id = registry.operator_id();
     AttributeFailures(op, [&] {
-      SnapshotContext context(barrier, registry.operator_state(), taken.keyed);
+      SnapshotContext context(barrier, registry.operator_state(), taken);
       op.SnapshotState(context);
       registry.SnapshotComponents(context);
       taken.operator_state = registry.operator_state().Snapshot();
@@ -304,23 +310,29 @@ void StreamTask::SubmitAsyncPart(std::shared_ptr<TaskSnapshot> snapshot, int64_t
                                  int64_t alignment_ns) {
   std::shared_ptr<TaskSnapshotWriter> writer = checkpointing_.writer;
   CheckpointResponder* responder = checkpointing_.responder;
-  auto job = [writer, responder, snapshot, sync_ns, alignment_ns, name = name_] {
+  auto job = [writer, responder, snapshot, sync_ns, alignment_ns, name = name_,
+              code_owner = checkpointing_.code_owner] {
     CheckpointAck ack;
     ack.task_name = name;
     ack.checkpoint_id = snapshot->checkpoint_id;
-    ack.state_size = snapshot->StateSize();
     ack.sync_ns = sync_ns;
     ack.alignment_ns = alignment_ns;
     const int64_t start = SteadyNowNs();
+    std::string failure;
     try {
       if (writer) ack.state_handle = writer->Write(*snapshot);
     } catch (const std::exception& e) {
-      if (responder)
-        responder->Decline(name, snapshot->checkpoint_id,
-                           std::string("writing the snapshot failed: ") + e.what());
-      return;
+      failure = e.what();
     }
     ack.async_ns = SteadyNowNs() - start;
+    ack.state_size = snapshot->StateSize();
+    // Views hold copies of state tables (heap) or old LMDB pages: let go as soon as written.
+    for (OperatorSnapshot& op : snapshot->operators) op.keyed_view.reset();
+    if (!failure.empty()) {
+      if (responder)
+        responder->Decline(name, snapshot->checkpoint_id, "writing the snapshot failed: " + failure);
+      return;
+    }
     if (responder) responder->Acknowledge(ack);
   };
   if (checkpointing_.executor == nullptr || !checkpointing_.executor->Submit(job)) job();

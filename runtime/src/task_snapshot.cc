@@ -17,6 +17,12 @@ using SnapshotRecord =
 
 }  // namespace
 
+std::vector<StateEntry> OperatorSnapshot::AllKeyedEntries() const {
+  std::vector<StateEntry> all = keyed;
+  if (keyed_view) keyed_view->ForEachEntry([&](const StateEntry& e) { all.push_back(e); });
+  return all;
+}
+
 bool OperatorSnapshot::operator==(const OperatorSnapshot& o) const {
   if (operator_id != o.operator_id || operator_state != o.operator_state) return false;
   if (keyed.size() != o.keyed.size()) return false;
@@ -39,6 +45,7 @@ size_t TaskSnapshot::StateSize() const {
   for (const auto& op : operators) {
     size += op.operator_state.size();
     for (const auto& e : op.keyed) size += e.state_name.size() + e.key.size() + e.value.size() + 4;
+    if (op.keyed_view) size += op.keyed_view->bytes();
   }
   for (const auto& channel : channel_state)
     for (const auto& record : channel) size += record.size();
@@ -59,6 +66,10 @@ std::string EncodeTaskSnapshot(const TaskSnapshot& snapshot) {
     std::vector<EntryRecord> entries;
     entries.reserve(op.keyed.size());
     for (const auto& e : op.keyed) entries.emplace_back(e.key_group, e.state_name, e.key, e.value);
+    if (op.keyed_view)
+      op.keyed_view->ForEachEntry([&](const StateEntry& e) {
+        entries.emplace_back(e.key_group, e.state_name, e.key, e.value);
+      });
     std::get<2>(record).emplace_back(op.operator_id, std::move(entries), op.operator_state);
   }
   std::get<3>(record) = snapshot.channel_state;

@@ -223,7 +223,7 @@ TEST(GeneratorSourceSnapshot, OffsetsRestoreAtAnotherParallelismWithoutLossOrRep
     testing::CollectingOutput<int64_t> out;
     source.SetMainOutput(&out);
     OperatorStateRegistry registry("gen");
-    OperatorSnapshot restored{"gen", {}, OperatorStateStore::Redistribute(states, s, 3)};
+    OperatorSnapshot restored{"gen", {}, OperatorStateStore::Redistribute(states, s, 3), nullptr};
     registry.SetRestoredState(CheckpointId(1), restored);
     RuntimeContext context;
     context.operator_name = "gen";

@@ -62,7 +62,7 @@ struct SinkSubtask {
     sink.ProcessBatch(batch);
   }
   OperatorSnapshot Checkpoint(int64_t id) {
-    OperatorSnapshot out{"sink", {}, {}};
+    OperatorSnapshot out{"sink", {}, {}, nullptr};
     CheckpointBarrier barrier{CheckpointId(id), 0};
     SnapshotContext sc(barrier, registry.operator_state(), out.keyed);
     sink.SnapshotState(sc);

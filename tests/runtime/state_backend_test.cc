@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -541,6 +542,112 @@ TYPED_TEST(StateBackend, SnapshotRestoresIntoTheOtherBackendWithIdenticalReads) 
   for (int i = 0; i < 200; i += 7) ExpectPopulated(*round_trip, "key-" + std::to_string(i));
 }
 
+// Changes every kind of state of keys 0..n-1 written by Populate, and adds keys n..2n-1.
+void MutateAfterPopulate(KeyedStateBackend<std::string>& b, int n) {
+  auto& value = b.GetState(ValueStateDescriptor<std::string>{"value"});
+  auto& list = b.GetListState(ListStateDescriptor<int64_t>{"list"});
+  auto& map = b.GetMapState(MapStateDescriptor<std::string, int64_t>{"map"});
+  auto& sum = b.GetReducingState(ReducingStateDescriptor<int64_t, Sum>{"sum", Sum{}});
+  for (int i = 0; i < n; ++i) {
+    b.SetCurrentKey("key-" + std::to_string(i));
+    value.SetNamespace(77);
+    list.SetNamespace(-3);
+    if (i % 3 == 0) {
+      value.clear();
+      list.clear();
+      map.remove("a");
+    } else {
+      value.update("changed");
+      list.add(-1);
+      map.put("a", -100);
+    }
+    sum.add(1000);
+  }
+  Populate(b, 2 * n);  // overwrites and appends to 0..n-1, creates n..2n-1
+}
+
+// The view is the state at the moment it was taken, read on another thread while the task
+// thread changes everything; restoring it gives exactly that state; the writes made meanwhile
+// are all in the backend afterwards (copy-on-write loses none); and the view outlives the
+// backend.
+TYPED_TEST(StateBackend, ViewSeesTheStateAtTheBarrierWhileWritesGoOn) {
+  constexpr int kKeys = 300;
+  auto backend = this->Make();
+  Populate(*backend, kKeys);
+  const Entries at_barrier = SnapshotOf(*backend);
+  std::shared_ptr<KeyedStateView> view = backend->TakeView();
+
+  Entries read;
+  std::vector<int32_t> groups_in_order;
+  std::thread reader([&] {
+    view->ForEachEntry([&](const StateEntry& e) {
+      read.emplace_back(e.key_group, e.state_name, e.key, e.value);
+      groups_in_order.push_back(e.key_group);
+    });
+  });
+  MutateAfterPopulate(*backend, kKeys);
+  backend->Flush();
+  reader.join();
+
+  EXPECT_TRUE(std::is_sorted(groups_in_order.begin(), groups_in_order.end()));
+  std::sort(read.begin(), read.end());
+  EXPECT_EQ(read, at_barrier);
+  EXPECT_EQ(view->bytes(), [&] {
+    size_t bytes = 0;
+    for (const auto& [g, name, key, value] : at_barrier) bytes += name.size() + key.size() + value.size() + 4;
+    return bytes;
+  }());
+
+  // Restored from the view: the state at the barrier, in either backend.
+  auto restored = this->Make(TypeParam::kOther);
+  view->ForEachEntry([&](const StateEntry& e) { restored->Restore(e); });
+  restored->Flush();
+  EXPECT_EQ(SnapshotOf(*restored), at_barrier);
+  for (int i = 0; i < kKeys; i += 13) ExpectPopulated(*restored, "key-" + std::to_string(i));
+
+  // The backend has every write, as one that never had a view.
+  auto twin = this->Make();
+  Populate(*twin, kKeys);
+  MutateAfterPopulate(*twin, kKeys);
+  const Entries now = SnapshotOf(*backend);
+  EXPECT_EQ(now, SnapshotOf(*twin));
+  EXPECT_NE(now, at_barrier);
+
+  // Taken again after the first view was read: writes go on in place, the new view sees them.
+  auto second = backend->TakeView();
+  backend.reset();
+  Entries again;
+  view->ForEachEntry([&](const StateEntry& e) { again.emplace_back(e.key_group, e.state_name, e.key, e.value); });
+  std::sort(again.begin(), again.end());
+  EXPECT_EQ(again, at_barrier);
+  Entries second_read;
+  second->ForEachEntry([&](const StateEntry& e) { second_read.emplace_back(e.key_group, e.state_name, e.key, e.value); });
+  std::sort(second_read.begin(), second_read.end());
+  EXPECT_EQ(second_read, now);
+}
+
+// Several views at once (checkpoints overlapping): each keeps its own moment.
+TYPED_TEST(StateBackend, OverlappingViewsEachKeepTheirMoment) {
+  auto backend = this->Make();
+  auto& sum = backend->GetReducingState(ReducingStateDescriptor<int64_t, Sum>{"sum", Sum{}});
+  std::vector<std::shared_ptr<KeyedStateView>> views;
+  std::vector<Entries> expected;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      backend->SetCurrentKey("k" + std::to_string((i * 7 + round) % 600));
+      sum.add(round + 1);
+    }
+    expected.push_back(SnapshotOf(*backend));
+    views.push_back(backend->TakeView());
+  }
+  for (size_t v = 0; v < views.size(); ++v) {
+    Entries read;
+    views[v]->ForEachEntry([&](const StateEntry& e) { read.emplace_back(e.key_group, e.state_name, e.key, e.value); });
+    std::sort(read.begin(), read.end());
+    EXPECT_EQ(read, expected[v]) << "view " << v;
+  }
+}
+
 TYPED_TEST(StateBackend, RescalingSplitsEntriesByKeyGroupRangeAndEveryKeyLandsInExactlyOne) {
   auto source = this->Make();
   Populate(*source, 300);
@@ -685,7 +792,7 @@ TEST_F(LmdbStateBackend, ASnapshotIsAConsistentViewWhileWritesContinue) {
   int seen = 0;
   int64_t sum = 0;
   std::thread writer_out([&] {
-    snapshot->ForEach([&](const StateEntry& e) {
+    snapshot->ForEachEntry([&](const StateEntry& e) {
       EXPECT_EQ(e.state_name, "v");
       sum += Deserialize<int64_t>(state_internal::AsBytes(e.value));
       ++seen;

@@ -564,9 +564,15 @@ class TaskManager::Impl final : public rpc::RpcHandler {
           });
         });
     deployment.responders.push_back(responder);
-    task.SetCheckpointing({storage.CreateWriter(job_id, location), responder.get(), &snapshots_});
+    // The library stays loaded while an async part reads keyed views, whose code is in it.
+    task.SetCheckpointing(
+        {storage.CreateWriter(job_id, location), responder.get(), &snapshots_, deployment.library});
+    // Loaded on the task's thread: this one answers heartbeats. The storage lives as long as
+    // the task manager.
     if (!plan.restore_directory.empty())
-      task.SetRestoreState(storage.LoadTaskState(plan.restore_directory, location));
+      task.SetRestoreLoader([&storage, directory = plan.restore_directory, location] {
+        return storage.LoadTaskState(directory, location);
+      });
   }
 
   void OnSubtaskEnded(const std::pair<std::string, int>& key, Deployment* raw, size_t index,

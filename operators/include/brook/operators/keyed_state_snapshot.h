@@ -6,13 +6,19 @@
 //
 // Timers are entries of the reserved states "_timers/event" and "_timers/processing":
 //   key: Serde<K>(key); value: Serde<std::pair<int64_t time, int64_t namespace>>.
+// At a barrier the task thread only takes the backend's view and shares the timer sets (both
+// copy-on-write); entries are made when the snapshot executor writes the view.
 //
 // Threading: the task thread only. Life cycle: registered while its KeyedSupport is open.
 #pragma once
 
+#include <algorithm>
+#include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "brook/runtime/keyed_timer_service.h"
 #include "brook/runtime/operator_state_registry.h"
@@ -30,19 +36,12 @@ class KeyedStateSnapshot final : public CheckpointedState {
   KeyedStateSnapshot(KeyedStateBackend<K>* backend, KeyedTimerService<K>* timers)
       : backend_(backend), timers_(timers) {}
 
+  // The task thread's part: the backend's view (O(key groups) in memory; LMDB writes its cache
+  // back and opens a read transaction) and the timer sets, shared (O(1)); all read later.
   void SnapshotState(SnapshotContext& context) override {
-    backend_->Flush();
-    backend_->Snapshot([&](const StateEntry& entry) { context.AddKeyedEntry(entry); });
-    const int max_parallelism = backend_->max_parallelism();
-    timers_->ForEachTimer([&](const typename KeyedTimerService<K>::Timer& t, TimeDomain domain) {
-      StateEntry entry;
-      entry.key_group = KeyGroupFor(t.key, max_parallelism).value();
-      entry.state_name =
-          domain == TimeDomain::kEventTime ? kEventTimersState : kProcessingTimersState;
-      entry.key = Encode(t.key);
-      entry.value = Encode(std::pair<int64_t, int64_t>(t.time, t.ns));
-      context.AddKeyedEntry(std::move(entry));
-    });
+    context.AddKeyedView(std::make_shared<View>(backend_->TakeView(), timers_->ShareTimers(),
+                                                backend_->max_parallelism(),
+                                                backend_->key_groups()));
   }
 
   // Entries of key groups outside this subtask's range are skipped.
@@ -65,11 +64,85 @@ class KeyedStateSnapshot final : public CheckpointedState {
   }
 
  private:
-  template <typename T>
-  static std::string Encode(const T& value) {
-    std::vector<std::byte> bytes = Serialize(value);
-    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  }
+  using Timer = typename KeyedTimerService<K>::Timer;
+
+  // The backend's view with the timers merged in, key group by key group (the order views
+  // promise): the timers, ordered by time in their sets, are bucketed by key group first.
+  class View final : public KeyedStateView {
+   public:
+    View(std::unique_ptr<KeyedStateView> state, typename KeyedTimerService<K>::SharedTimers timers,
+         int max_parallelism, KeyGroupRange groups)
+        : state_(std::move(state)), timers_(std::move(timers)),
+          max_parallelism_(max_parallelism), groups_(groups) {}
+
+   protected:
+    void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
+      // Counting sort of the timers by key group.
+      const size_t num_groups = size_t(std::max(groups_.size(), 0));
+      std::vector<size_t> starts(num_groups + 1, 0);
+      std::vector<int32_t> timer_groups;
+      timer_groups.reserve(timers_.event->size() + timers_.processing->size());
+      for (const auto* set : {timers_.event.get(), timers_.processing.get()}) {
+        for (const Timer& t : *set) {
+          const int32_t group = KeyGroupFor(t.key, max_parallelism_).value();
+          if (!groups_.Contains(KeyGroup(group)))
+            throw std::runtime_error("a timer's key is outside the subtask's key groups");
+          timer_groups.push_back(group);
+          ++starts[size_t(group - groups_.first) + 1];
+        }
+      }
+      for (size_t g = 0; g < num_groups; ++g) starts[g + 1] += starts[g];
+      std::vector<std::pair<const Timer*, bool>> ordered(timer_groups.size());  // timer, event?
+      {
+        std::vector<size_t> next(starts.begin(), starts.end() - 1);
+        size_t i = 0;
+        for (const auto* set : {timers_.event.get(), timers_.processing.get()}) {
+          const bool event = set == timers_.event.get();
+          for (const Timer& t : *set)
+            ordered[next[size_t(timer_groups[i++] - groups_.first)]++] = {&t, event};
+        }
+      }
+      std::vector<int32_t>().swap(timer_groups);
+
+      StateEntry entry;
+      std::vector<std::byte> scratch;
+      size_t next_group = 0;  // timers of groups before it were emitted
+      auto emit_timers_through = [&](int32_t group) {
+        for (; next_group < num_groups && groups_.first + int32_t(next_group) <= group; ++next_group) {
+          entry.key_group = groups_.first + int32_t(next_group);
+          for (size_t i = starts[next_group]; i < starts[next_group + 1]; ++i) {
+            const auto& [timer, event] = ordered[i];
+            entry.state_name = event ? kEventTimersState : kProcessingTimersState;
+            scratch.clear();
+            {
+              BufferWriter w(scratch);
+              Serde<K>::Write(w, timer->key);
+            }
+            entry.key.assign(reinterpret_cast<const char*>(scratch.data()), scratch.size());
+            scratch.clear();
+            {
+              BufferWriter w(scratch);
+              Serde<std::pair<int64_t, int64_t>>::Write(w, {timer->time, timer->ns});
+            }
+            entry.value.assign(reinterpret_cast<const char*>(scratch.data()), scratch.size());
+            sink(entry);
+          }
+        }
+      };
+      state_->ForEachEntry([&](const StateEntry& e) {
+        emit_timers_through(e.key_group);
+        sink(e);
+      });
+      emit_timers_through(groups_.last);
+    }
+
+   private:
+    const std::unique_ptr<KeyedStateView> state_;
+    const typename KeyedTimerService<K>::SharedTimers timers_;
+    const int max_parallelism_;
+    const KeyGroupRange groups_;
+  };
+
   template <typename T>
   static T Decode(const std::string& bytes) {
     return Deserialize<T>(std::span<const std::byte>(

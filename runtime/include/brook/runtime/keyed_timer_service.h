@@ -4,14 +4,20 @@
 // order; processing-time timers fire from the task's ProcessingTimeService. Before a timer's
 // callback runs, the operator sets the timer's key as the current key.
 //
-// Keys must be ordered (operator<), as the timers are kept in ordered sets.
-// Threading: the task thread only.
+// Keys must be ordered (operator<), as the timers are kept in ordered sets. Checkpoints share
+// the sets copy-on-write (ShareTimers): the task thread copies a set a snapshot still holds only
+// when it changes it (registering a timer that is already there changes nothing), so a snapshot
+// costs O(1) at the barrier.
+// Threading: the task thread only; the sets ShareTimers returns may be read on any thread.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include "brook/runtime/ids.h"
 #include "brook/runtime/timer_service.h"
@@ -32,6 +38,12 @@ class KeyedTimerService {
     }
   };
   using FireFn = std::function<void(const Timer&, TimeDomain)>;
+  using TimerSet = std::set<Timer>;
+  // Both sets as of ShareTimers(); nobody changes them any more.
+  struct SharedTimers {
+    std::shared_ptr<const TimerSet> event;
+    std::shared_ptr<const TimerSet> processing;
+  };
 
   // `on_fire` runs for every timer that fires; `processing_time` schedules wake-ups.
   KeyedTimerService(ProcessingTimeService* processing_time, FireFn on_fire)
@@ -40,26 +52,32 @@ class KeyedTimerService {
   KeyedTimerService& operator=(const KeyedTimerService&) = delete;
 
   void RegisterEventTimeTimer(const K& key, int64_t ns, Timestamp time) {
-    event_timers_.insert(Timer{time, ns, key});
+    Timer timer{time, ns, key};
+    if (!event_timers_->contains(timer)) Own(event_timers_).insert(std::move(timer));
   }
   void DeleteEventTimeTimer(const K& key, int64_t ns, Timestamp time) {
-    event_timers_.erase(Timer{time, ns, key});
+    Timer timer{time, ns, key};
+    if (event_timers_->contains(timer)) Own(event_timers_).erase(timer);
   }
   void RegisterProcessingTimeTimer(const K& key, int64_t ns, Timestamp time) {
-    if (!processing_timers_.insert(Timer{time, ns, key}).second) return;
+    Timer timer{time, ns, key};
+    if (processing_timers_->contains(timer)) return;
+    Own(processing_timers_).insert(std::move(timer));
     ScheduleWakeUp();
   }
   void DeleteProcessingTimeTimer(const K& key, int64_t ns, Timestamp time) {
-    processing_timers_.erase(Timer{time, ns, key});
+    Timer timer{time, ns, key};
+    if (processing_timers_->contains(timer)) Own(processing_timers_).erase(timer);
   }
 
   // Fires every event-time timer with time <= watermark, in order. Timers that callbacks
   // register for times <= watermark fire in the same call.
   void AdvanceWatermark(Timestamp watermark) {
     watermark_ = watermark;
-    while (!event_timers_.empty() && event_timers_.begin()->time <= watermark) {
-      Timer timer = *event_timers_.begin();
-      event_timers_.erase(event_timers_.begin());
+    while (!event_timers_->empty() && event_timers_->begin()->time <= watermark) {
+      TimerSet& timers = Own(event_timers_);
+      Timer timer = *timers.begin();
+      timers.erase(timers.begin());
       on_fire_(timer, TimeDomain::kEventTime);
     }
   }
@@ -67,9 +85,11 @@ class KeyedTimerService {
   // Checkpoints: calls fn(timer, domain) for every registered timer.
   template <typename Fn>
   void ForEachTimer(Fn&& fn) const {
-    for (const Timer& t : event_timers_) fn(t, TimeDomain::kEventTime);
-    for (const Timer& t : processing_timers_) fn(t, TimeDomain::kProcessingTime);
+    for (const Timer& t : *event_timers_) fn(t, TimeDomain::kEventTime);
+    for (const Timer& t : *processing_timers_) fn(t, TimeDomain::kProcessingTime);
   }
+  // Checkpoints: both sets as they are now, shared; O(1).
+  SharedTimers ShareTimers() const { return {event_timers_, processing_timers_}; }
   // Restore: registers a snapshotted timer again (a processing-time timer already due fires at
   // the task's next timer check).
   void RestoreTimer(const Timer& timer, TimeDomain domain) {
@@ -78,15 +98,15 @@ class KeyedTimerService {
   }
 
   Timestamp current_watermark() const { return watermark_; }
-  size_t num_event_timers() const { return event_timers_.size(); }
-  size_t num_processing_timers() const { return processing_timers_.size(); }
+  size_t num_event_timers() const { return event_timers_->size(); }
+  size_t num_processing_timers() const { return processing_timers_->size(); }
 
  private:
   // Keeps one wake-up registered with the task for the earliest processing-time timer. A
   // wake-up made stale by an earlier one fires later and finds nothing due.
   void ScheduleWakeUp() {
-    if (processing_timers_.empty() || processing_time_ == nullptr) return;
-    Timestamp earliest = processing_timers_.begin()->time;
+    if (processing_timers_->empty() || processing_time_ == nullptr) return;
+    Timestamp earliest = processing_timers_->begin()->time;
     if (scheduled_ && *scheduled_ <= earliest) return;
     scheduled_ = earliest;
     processing_time_->RegisterTimer(earliest, [this](Timestamp now) { FireProcessingTime(now); });
@@ -94,18 +114,30 @@ class KeyedTimerService {
 
   void FireProcessingTime(Timestamp now) {
     if (scheduled_ && *scheduled_ <= now) scheduled_.reset();
-    while (!processing_timers_.empty() && processing_timers_.begin()->time <= now) {
-      Timer timer = *processing_timers_.begin();
-      processing_timers_.erase(processing_timers_.begin());
+    while (!processing_timers_->empty() && processing_timers_->begin()->time <= now) {
+      TimerSet& timers = Own(processing_timers_);
+      Timer timer = *timers.begin();
+      timers.erase(timers.begin());
       on_fire_(timer, TimeDomain::kProcessingTime);
     }
     ScheduleWakeUp();
   }
 
+  // `set`, the task's own: copied first if a snapshot shares it (see HeapStateTable's
+  // MutablePartition for why the fence).
+  static TimerSet& Own(std::shared_ptr<TimerSet>& set) {
+    if (set.use_count() > 1) {
+      set = std::make_shared<TimerSet>(std::as_const(*set));
+    } else {
+      std::atomic_thread_fence(std::memory_order_acquire);
+    }
+    return *set;
+  }
+
   ProcessingTimeService* processing_time_;
   FireFn on_fire_;
-  std::set<Timer> event_timers_;
-  std::set<Timer> processing_timers_;
+  std::shared_ptr<TimerSet> event_timers_ = std::make_shared<TimerSet>();
+  std::shared_ptr<TimerSet> processing_timers_ = std::make_shared<TimerSet>();
   Timestamp watermark_ = kMinWatermark;
   std::optional<Timestamp> scheduled_;  // the earliest wake-up registered with the task
 };

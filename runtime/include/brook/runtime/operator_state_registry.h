@@ -18,11 +18,13 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "brook/runtime/check.h"
 #include "brook/runtime/ids.h"
 #include "brook/runtime/state/operator_state.h"
 #include "brook/runtime/stream_element.h"
@@ -33,6 +35,10 @@ namespace brook {
 // Handed to the snapshot hooks of one operator for checkpoint `checkpoint_id()`.
 class SnapshotContext {
  public:
+  // Keyed views are kept in `out.keyed_view`, to be read asynchronously (the task's way).
+  SnapshotContext(const CheckpointBarrier& barrier, OperatorStateStore& store, OperatorSnapshot& out)
+      : barrier_(barrier), store_(store), keyed_(out.keyed), view_(&out.keyed_view) {}
+  // Keyed views are read into `keyed` at once (harnesses that want plain entries).
   SnapshotContext(const CheckpointBarrier& barrier, OperatorStateStore& store,
                   std::vector<StateEntry>& keyed)
       : barrier_(barrier), store_(store), keyed_(keyed) {}
@@ -43,11 +49,22 @@ class SnapshotContext {
   OperatorStateStore& operator_state() { return store_; }
   // Adds one entry of keyed state (any state name; timers use names starting with "_timers").
   void AddKeyedEntry(StateEntry entry) { keyed_.push_back(std::move(entry)); }
+  // Adds a keyed state backend's view, read after the task moved on (at most one per operator;
+  // its entries must not repeat those added with AddKeyedEntry).
+  void AddKeyedView(std::shared_ptr<KeyedStateView> view) {
+    if (view_ == nullptr) {
+      view->ForEachEntry([&](const StateEntry& e) { keyed_.push_back(e); });
+      return;
+    }
+    BROOK_CHECK(*view_ == nullptr, "an operator snapshot holds at most one keyed view");
+    *view_ = std::move(view);
+  }
 
  private:
   const CheckpointBarrier& barrier_;
   OperatorStateStore& store_;
   std::vector<StateEntry>& keyed_;
+  std::shared_ptr<KeyedStateView>* view_ = nullptr;  // null: views are read at once
 };
 
 // Handed to InitializeState hooks: the restored state, if the task was started from a checkpoint.

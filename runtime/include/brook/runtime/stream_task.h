@@ -14,7 +14,9 @@
 //   other tasks:  barrier n on the inputs -> CheckpointBarrierHandler (aligned, unaligned or
 //                 at-least-once, StreamTaskOptions::checkpointing_mode) -> snapshot -> barrier n
 //                 forwarded
-//   then the sync part's TaskSnapshot is written by the TaskSnapshotWriter on the
+//   The sync part (on the task thread) takes operator state and keyed-state views
+//   (KeyedStateView: O(key groups) in memory, a read transaction in LMDB); then that
+//   TaskSnapshot, views read as it goes, is written by the TaskSnapshotWriter on the
 //   SnapshotExecutor and acknowledged through the CheckpointResponder (CheckpointAck), or
 //   declined. NotifyCheckpointComplete/Aborted(n) reach every operator through the mailbox.
 //   A task started with SetRestoreState() restores its operators before processing, and
@@ -30,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -79,6 +82,9 @@ struct TaskCheckpointing {
   std::shared_ptr<TaskSnapshotWriter> writer;  // nullptr: snapshots are taken but not written
   CheckpointResponder* responder = nullptr;    // nullptr: nobody is told
   SnapshotExecutor* executor = nullptr;        // nullptr: the async part runs on the task thread
+  // Kept alive by the async parts in flight: what their keyed views' code lives in (the job
+  // library, which a task manager would otherwise unload when the last task of a job ends).
+  std::shared_ptr<const void> code_owner;
 };
 
 class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandler::Listener {
@@ -99,6 +105,10 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   // its key groups, redistributed operator state, channel state), as the checkpoint component's
   // restore planning assembles it. Operators are matched by operator id.
   void SetRestoreState(TaskSnapshot restored) { restore_ = std::move(restored); }
+  // As SetRestoreState, but the state is loaded by `load` at the start of Run(), on the task
+  // thread: loading a big checkpoint takes seconds, which must not stall the thread that
+  // deploys tasks and answers heartbeats. A throw fails the task.
+  void SetRestoreLoader(std::function<TaskSnapshot()> load) { restore_loader_ = std::move(load); }
 
   // Any thread. Source tasks: take checkpoint `id` and emit its barrier downstream (tasks with
   // inputs ignore it: their barriers arrive in-band). Returns false if the task no longer runs
@@ -164,6 +174,7 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   std::unique_ptr<CheckpointBarrierHandler> barrier_handler_;  // tasks with input channels
   TaskCheckpointing checkpointing_;
   std::optional<TaskSnapshot> restore_;
+  std::function<TaskSnapshot()> restore_loader_;
   // Unaligned: snapshots taken whose channel state is still being recorded.
   struct PendingSnapshot {
     std::shared_ptr<TaskSnapshot> snapshot;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +34,14 @@ struct OperatorSnapshot {
   std::string operator_id;
   std::vector<StateEntry> keyed;
   std::string operator_state;
+  // The keyed state backend's entries, taken at the barrier as a view (KeyedStateView) and read
+  // when the snapshot is written, on the snapshot executor: they belong with `keyed`, and
+  // AllKeyedEntries() joins the two. Shared, because a TaskSnapshot is a copyable value and
+  // copies read the same view; released once written. Not compared by ==.
+  std::shared_ptr<KeyedStateView> keyed_view;
 
+  // `keyed` plus the view's entries (reads the view).
+  std::vector<StateEntry> AllKeyedEntries() const;
   bool operator==(const OperatorSnapshot&) const;
 };
 
@@ -43,13 +51,15 @@ struct TaskSnapshot {
   std::vector<OperatorSnapshot> operators;  // chain order
   ChannelState channel_state;               // unaligned only; empty otherwise
 
-  // Bytes of keyed entries, operator state and channel state: the size reported in acks.
+  // Bytes of keyed entries, operator state and channel state: the size reported in acks. Keyed
+  // views count what they delivered when last read (KeyedStateView::bytes).
   size_t StateSize() const;
   const OperatorSnapshot* Find(std::string_view operator_id) const;
   bool operator==(const TaskSnapshot&) const;
 };
 
 // The portable encoding (Serde of tuples of strings and integers, versioned by its first byte).
+// Keyed views are read into the encoding (decoded, they are plain `keyed` entries).
 std::string EncodeTaskSnapshot(const TaskSnapshot& snapshot);
 // Throws SerdeError on bytes that are not an encoded TaskSnapshot.
 TaskSnapshot DecodeTaskSnapshot(std::string_view bytes);
@@ -60,7 +70,8 @@ class TaskSnapshotWriter {
   virtual ~TaskSnapshotWriter() = default;
   // Called on the snapshot executor's thread, possibly for several checkpoints one after the
   // other. Writes durably and returns the handle that locates the snapshot (opaque to the task,
-  // carried in the ack). Throws std::exception on failure (the task declines the checkpoint).
+  // carried in the ack); reads each operator's keyed view, if any, while writing. Throws
+  // std::exception on failure (the task declines the checkpoint).
   virtual std::string Write(const TaskSnapshot& snapshot) = 0;
 };
 

@@ -41,8 +41,9 @@ class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
   }
 
   void remove(const UK& key) override {
-    Inner* inner = table_.Find(this->namespace_, /*is_read=*/false);
-    if (!inner) return;
+    const Inner* found = table_.Find(this->namespace_, /*is_read=*/false);
+    if (!found || !found->contains(key)) return;  // nothing to change: no copy-on-write
+    Inner* inner = table_.FindMutable(this->namespace_);
     inner->erase(key);
     if (inner->empty()) table_.Erase(this->namespace_);
   }
@@ -75,28 +76,29 @@ class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
   void clear() override { table_.Erase(this->namespace_); }
 
   // Includes expired entries not cleaned up yet, like the other backend (they read as absent).
-  void SnapshotEntries(StateEntry& entry, const StateSink& sink) override {
-    for (const auto& [key, outer] : table_.map()) {
-      entry.key_group = KeyGroupFor(key.key, backend_.max_parallelism()).value();
+  std::unique_ptr<HeapStateView> TakeView() override {
+    return MakeHeapTableView(table_, [](const auto& key, const auto& outer,
+                                        std::vector<std::byte>& scratch, StateEntry& entry,
+                                        const StateSink& sink) {
       for (const auto& [user_key, cell] : outer.value) {
-        scratch_.clear();
+        scratch.clear();
         {
-          BufferWriter w(scratch_);
+          BufferWriter w(scratch);
           Serde<K>::Write(w, key.key);
-          AppendNamespace(scratch_, key.ns);
+          AppendNamespace(scratch, key.ns);
           Serde<UK>::Write(w, user_key);
         }
-        AssignBytes(entry.key, scratch_);
-        scratch_.clear();
-        if constexpr (kTtl) AppendTimestamp(scratch_, cell.last_access);
+        AssignBytes(entry.key, scratch);
+        scratch.clear();
+        if constexpr (kTtl) AppendTimestamp(scratch, cell.last_access);
         {
-          BufferWriter w(scratch_);
+          BufferWriter w(scratch);
           Serde<UV>::Write(w, cell.value);
         }
-        AssignBytes(entry.value, scratch_);
+        AssignBytes(entry.value, scratch);
         sink(entry);
       }
-    }
+    });
   }
 
   void RestoreEntry(const StateEntry& entry) override {
@@ -123,13 +125,20 @@ class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
   }
 
   // The live user entry `key` of the current key and namespace, or null. Erases it if expired
-  // and refreshes it under kOnReadAndWrite. Valid until the next write.
-  Cell* FindCell(const UK& key) {
-    Inner* inner = table_.Find(this->namespace_, /*is_read=*/false);
-    if (!inner) return nullptr;
-    auto it = inner->find(key);
-    if (it == inner->end()) return nullptr;
-    if constexpr (kTtl) {
+  // and refreshes it under kOnReadAndWrite (writes, so only then is the table entry made the
+  // task's own, copy-on-write). Valid until the next write.
+  const Cell* FindCell(const UK& key) {
+    const Inner* found = table_.Find(this->namespace_, /*is_read=*/false);
+    if (!found) return nullptr;
+    auto found_it = found->find(key);
+    if (found_it == found->end()) return nullptr;
+    if constexpr (!kTtl) {
+      return &found_it->second;
+    } else {
+      if (!IsExpiredEntry(found_it->second, table_.Now()) && !RefreshesOnRead(table_.ttl()))
+        return &found_it->second;
+      Inner* inner = table_.FindMutable(this->namespace_);
+      auto it = inner->find(key);
       const Timestamp now = table_.Now();
       if (IsExpiredEntry(it->second, now)) {
         inner->erase(it);
@@ -137,8 +146,8 @@ class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
         return nullptr;
       }
       if (RefreshesOnRead(table_.ttl())) it->second.last_access = now;
+      return &it->second;
     }
-    return &it->second;
   }
 
   void Cleanup(Timestamp now) {
@@ -152,7 +161,6 @@ class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
 
   HeapKeyedStateBackend<K>& backend_;
   HeapStateTable<K, Inner, false> table_;
-  std::vector<std::byte> scratch_;
 };
 
 }  // namespace brook::state_internal

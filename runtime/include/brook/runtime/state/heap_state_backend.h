@@ -4,7 +4,10 @@
 // AggregatingState access is one hash probe on the key's cached hash, with no serialization
 // and, for trivially copyable K and V, no allocation.
 //
-// Snapshots serialize every entry into the portable StateEntry format (keyed_state_backend.h).
+// Snapshots: TakeView() shares every table's per-key-group partitions copy-on-write (O(key
+// groups) on the task thread); the view serializes them into the portable StateEntry format
+// (keyed_state_backend.h) later, on the snapshot executor, while the task writes on (copying a
+// partition the view still holds before its first write to it).
 // Restoring entries of a state that has not been declared yet keeps them, raw, until the state
 // is declared (then they are decoded into it); until then Snapshot passes them on unchanged, so
 // a checkpoint taken before the operator declared all its states loses nothing.
@@ -14,6 +17,7 @@
 // Include state_backends.h rather than this header: it defines the Get*State members.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,12 +44,14 @@ class HeapSingleValueCodec : public HeapStateCodec {
   HeapSingleValueCodec(HeapKeyedStateBackend<K>& backend, const StateTtlConfig& ttl)
       : backend_(backend), table_(backend, ttl) {}
 
-  void SnapshotEntries(StateEntry& entry, const StateSink& sink) override {
-    for (const auto& [key, cell] : table_.map()) {
-      EncodeHeapEntry<K, kTtl>(key.key, key.ns, cell, backend_.max_parallelism(), scratch_, entry,
+  std::unique_ptr<HeapStateView> TakeView() override {
+    return MakeHeapTableView(table_, [](const auto& key, const auto& cell,
+                                        std::vector<std::byte>& scratch, StateEntry& entry,
+                                        const StateSink& sink) {
+      EncodeHeapEntry<K, kTtl>(key.key, key.ns, cell, scratch, entry,
                                [&](BufferWriter& w) { Serde<T>::Write(w, cell.value); });
       sink(entry);
-    }
+    });
   }
 
   void RestoreEntry(const StateEntry& entry) override {
@@ -64,7 +70,6 @@ class HeapSingleValueCodec : public HeapStateCodec {
  protected:
   HeapKeyedStateBackend<K>& backend_;
   HeapStateTable<K, T, kTtl> table_;
-  std::vector<std::byte> scratch_;
 };
 
 template <typename K, typename V, bool kTtl>
@@ -206,14 +211,15 @@ class HeapListState final : public ListState<V>, public HeapStateCodec {
                 std::make_move_iterator(merged.end()));
   }
 
-  void SnapshotEntries(StateEntry& entry, const StateSink& sink) override {
-    for (const auto& [key, cell] : table_.map()) {
-      EncodeHeapEntry<K, kTtl>(key.key, key.ns, cell, backend_.max_parallelism(), scratch_, entry,
-                               [&](BufferWriter& w) {
-                                 for (const V& v : cell.value) Serde<V>::Write(w, v);
-                               });
+  std::unique_ptr<HeapStateView> TakeView() override {
+    return MakeHeapTableView(table_, [](const auto& key, const auto& cell,
+                                        std::vector<std::byte>& scratch, StateEntry& entry,
+                                        const StateSink& sink) {
+      EncodeHeapEntry<K, kTtl>(key.key, key.ns, cell, scratch, entry, [&](BufferWriter& w) {
+        for (const V& v : cell.value) Serde<V>::Write(w, v);
+      });
       sink(entry);
-    }
+    });
   }
 
   void RestoreEntry(const StateEntry& entry) override {
@@ -235,7 +241,6 @@ class HeapListState final : public ListState<V>, public HeapStateCodec {
 
   HeapKeyedStateBackend<K>& backend_;
   HeapStateTable<K, std::vector<V>, kTtl> table_;
-  std::vector<std::byte> scratch_;
 };
 
 }  // namespace state_internal
@@ -248,15 +253,18 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
 
   StateBackendKind kind() const override { return StateBackendKind::kMemory; }
 
-  void Snapshot(const std::function<void(const StateEntry&)>& sink) override {
-    StateEntry entry;
-    for (const auto& [name, codec] : codecs_) {
-      entry.state_name = name;
-      codec->SnapshotEntries(entry, sink);
-    }
-    for (const auto& [name, entries] : pending_restore_) {
-      for (const StateEntry& e : entries) sink(e);
-    }
+  // O(states x key groups): shares every table's partitions (copy-on-write) and copies the
+  // restored entries of states not declared yet.
+  std::unique_ptr<KeyedStateView> TakeView() override {
+    std::vector<std::pair<std::string, std::unique_ptr<state_internal::HeapStateView>>> states;
+    states.reserve(codecs_.size());
+    for (const auto& [name, codec] : codecs_) states.emplace_back(name, codec->TakeView());
+    std::vector<StateEntry> undeclared;
+    for (const auto& [name, entries] : pending_restore_)
+      undeclared.insert(undeclared.end(), entries.begin(), entries.end());
+    std::stable_sort(undeclared.begin(), undeclared.end(),
+                     [](const StateEntry& a, const StateEntry& b) { return a.key_group < b.key_group; });
+    return std::make_unique<View>(this->key_groups(), std::move(states), std::move(undeclared));
   }
 
   void Restore(const StateEntry& entry) override {
@@ -315,6 +323,35 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
     codecs_[name] = state.get();
     return state;
   }
+
+  // The backend as of TakeView(): reads the shared partitions key group by key group.
+  class View final : public KeyedStateView {
+   public:
+    View(KeyGroupRange groups,
+         std::vector<std::pair<std::string, std::unique_ptr<state_internal::HeapStateView>>> states,
+         std::vector<StateEntry> undeclared)
+        : groups_(groups), states_(std::move(states)), undeclared_(std::move(undeclared)) {}
+
+   protected:
+    void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
+      StateEntry entry;
+      size_t next_undeclared = 0;
+      for (int32_t index = 0; index < groups_.size(); ++index) {
+        for (auto& [name, state] : states_) {
+          entry.state_name = name;
+          state->EncodePartition(size_t(index), entry, sink);
+        }
+        while (next_undeclared < undeclared_.size() &&
+               undeclared_[next_undeclared].key_group <= groups_.first + index)
+          sink(undeclared_[next_undeclared++]);
+      }
+    }
+
+   private:
+    const KeyGroupRange groups_;
+    std::vector<std::pair<std::string, std::unique_ptr<state_internal::HeapStateView>>> states_;
+    const std::vector<StateEntry> undeclared_;  // by key group
+  };
 
   // Ordered, so that snapshots list states in a stable order. The states are owned by the base.
   std::map<std::string, state_internal::HeapStateCodec*> codecs_;

@@ -9,16 +9,23 @@
 //   computed once per SetCurrentKey: a lookup neither copies a string key nor rehashes it.
 // - With TTL off, a cell is exactly the value; with TTL on it also holds the last-access
 //   timestamp (kTtl is a template parameter, so states without TTL pay nothing for it).
+// - Snapshots are copy-on-write per key group (see HeapStateTable), so the task thread's part
+//   of a checkpoint does not depend on the state's size.
 // - Incremental TTL cleanup, as Flink's heap backend: every TTL'd write examines a few entries
 //   from an iterator that persists across calls and erases the expired ones, so a state that
 //   keeps inserting new keys (dedup) stays bounded by what is live within the TTL.
 //
-// Threading: the task thread only, like the backend.
+// Threading: the task thread only, like the backend; a HeapStateView (the snapshot side) may be
+// read on another thread.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -93,24 +100,56 @@ struct HeapCell<T, true> {
   Timestamp last_access = 0;
 };
 
+// The table is split into one partition per key group of the backend's range, each a flat map
+// behind a shared_ptr. That makes a snapshot O(key groups) on the task thread: it shares the
+// partitions (SharePartitions) and reads them later, on any thread. Copy-on-write keeps the view
+// fixed: the task thread copies a partition that a snapshot still holds before its first change
+// to it (MutablePartition), so the snapshot goes on reading the partition as it was at the
+// barrier; once the snapshot lets go, writes go in place again. Reads never copy.
 template <typename K, typename T, bool kTtl>
 class HeapStateTable {
  public:
   using Cell = HeapCell<T, kTtl>;
   using Map = boost::unordered_flat_map<HeapKey<K>, Cell, HeapKeyHash<K>, HeapKeyEq<K>>;
+  // The partitions as of SharePartitions(), by key group (key_groups().first + index). Nobody
+  // writes to them any more; they may be read on any thread.
+  using Partitions = std::vector<std::shared_ptr<const Map>>;
 
   HeapStateTable(HeapKeyedStateBackend<K>& backend, const StateTtlConfig& ttl)
-      : backend_(backend), ttl_(ttl) {}
+      : backend_(backend), ttl_(ttl), first_group_(backend.key_groups().first) {
+    partitions_.reserve(size_t(std::max(backend.key_groups().size(), 1)));
+    for (int32_t i = 0; i < std::max(backend.key_groups().size(), 1); ++i)
+      partitions_.push_back(std::make_shared<Map>());
+  }
 
   // The current key's value in `ns`, or null when absent or expired (an expired entry is erased
-  // here). A read under kOnReadAndWrite refreshes the entry. Valid until the next insertion.
-  T* Find(int64_t ns, bool is_read = true) {
-    auto it = map_.find(Ref(ns));
-    if (it == map_.end()) return nullptr;
+  // here). A read under kOnReadAndWrite refreshes the entry. Valid until the next write.
+  const T* Find(int64_t ns, bool is_read = true) {
+    const size_t p = CurrentPartition();
+    const Map& map = *partitions_[p];
+    auto it = map.find(Ref(ns));
+    if (it == map.end()) return nullptr;
+    if constexpr (kTtl) {
+      const Timestamp now = Now();
+      if (IsExpired(it->second.last_access, ttl_.ttl_ms, now) ||
+          (is_read && RefreshesOnRead(ttl_))) {
+        return FindMutable(ns, is_read);  // erases or refreshes: a write
+      }
+    }
+    return &it->second.value;
+  }
+
+  // As Find, for a caller that changes the value in place (the partition is made the task's own
+  // first). A read (is_read) under kOnReadAndWrite refreshes the entry.
+  T* FindMutable(int64_t ns, bool is_read = false) {
+    const size_t p = CurrentPartition();
+    Map& map = MutablePartition(p);
+    auto it = map.find(Ref(ns));
+    if (it == map.end()) return nullptr;
     if constexpr (kTtl) {
       const Timestamp now = Now();
       if (IsExpired(it->second.last_access, ttl_.ttl_ms, now)) {
-        Erase(it);
+        EraseAt(map, p, it);
         return nullptr;
       }
       if (is_read && RefreshesOnRead(ttl_)) it->second.last_access = now;
@@ -124,8 +163,10 @@ class HeapStateTable {
   std::pair<T&, bool> Upsert(int64_t ns, Init&& init) {
     [[maybe_unused]] const Timestamp now = kTtl ? Now() : 0;
     if constexpr (kTtl) CleanupExpired(now);
-    auto it = map_.find(Ref(ns));
-    if (it != map_.end()) {
+    const size_t p = CurrentPartition();
+    Map& map = MutablePartition(p);
+    auto it = map.find(Ref(ns));
+    if (it != map.end()) {
       bool fresh = false;
       if constexpr (kTtl) {
         if (IsExpired(it->second.last_access, ttl_.ttl_ms, now)) {
@@ -136,8 +177,8 @@ class HeapStateTable {
       }
       return {it->second.value, fresh};
     }
-    BeforeInsert();
-    it = map_.emplace(HeapKey<K>{backend_.current_key(), ns}, MakeCell(init(), now)).first;
+    BeforeInsert(map, p);
+    it = map.emplace(HeapKey<K>{backend_.current_key(), ns}, MakeCell(init(), now)).first;
     return {it->second.value, true};
   }
 
@@ -145,52 +186,70 @@ class HeapStateTable {
   void Put(int64_t ns, U&& value) {
     [[maybe_unused]] const Timestamp now = kTtl ? Now() : 0;
     if constexpr (kTtl) CleanupExpired(now);
-    auto it = map_.find(Ref(ns));
-    if (it != map_.end()) {
+    const size_t p = CurrentPartition();
+    Map& map = MutablePartition(p);
+    auto it = map.find(Ref(ns));
+    if (it != map.end()) {
       it->second.value = std::forward<U>(value);
       if constexpr (kTtl) it->second.last_access = now;
       return;
     }
-    BeforeInsert();
-    map_.emplace(HeapKey<K>{backend_.current_key(), ns}, MakeCell(T(std::forward<U>(value)), now));
+    BeforeInsert(map, p);
+    map.emplace(HeapKey<K>{backend_.current_key(), ns}, MakeCell(T(std::forward<U>(value)), now));
   }
 
   void Erase(int64_t ns) {
-    auto it = map_.find(Ref(ns));
-    if (it != map_.end()) Erase(it);
+    const size_t p = CurrentPartition();
+    // Looking first spares a copy of a shared partition when there is nothing to erase.
+    if (!partitions_[p]->contains(Ref(ns))) return;
+    Map& map = MutablePartition(p);
+    EraseAt(map, p, map.find(Ref(ns)));
   }
 
   // Removes and returns the current key's live value in `ns` (merging namespaces).
   std::optional<T> Take(int64_t ns) {
-    T* value = Find(ns, /*is_read=*/false);
+    if (!partitions_[CurrentPartition()]->contains(Ref(ns))) return std::nullopt;
+    T* value = FindMutable(ns);
     if (!value) return std::nullopt;
     std::optional<T> out(std::move(*value));
     Erase(ns);
     return out;
   }
 
-  // The cell of an arbitrary key, default-inserted if absent (restoring a snapshot).
+  // The cell of an arbitrary key of this backend's key groups, default-inserted if absent
+  // (restoring a snapshot).
   Cell& Slot(K key, int64_t ns) {
     const uint64_t hash = KeyHasher<K>{}(key);
-    auto it = map_.find(HeapKeyRef<K>{&key, ns, hash});
-    if (it != map_.end()) return it->second;
-    BeforeInsert();
-    return map_.emplace(HeapKey<K>{std::move(key), ns}, Cell{}).first->second;
+    const size_t p = PartitionOf(KeyGroupForHash(hash, backend_.max_parallelism()));
+    Map& map = MutablePartition(p);
+    auto it = map.find(HeapKeyRef<K>{&key, ns, hash});
+    if (it != map.end()) return it->second;
+    BeforeInsert(map, p);
+    return map.emplace(HeapKey<K>{std::move(key), ns}, Cell{}).first->second;
   }
 
-  // Examines kCleanupEntriesPerWrite entries from where the last call stopped and erases those
-  // for which `should_erase(cell)` holds. Call only before a lookup, never while holding a T*.
+  // Examines up to kCleanupEntriesPerWrite entries from where the last call stopped (visiting
+  // each partition at most once per call) and erases those for which `should_erase(cell)` holds
+  // (it may also change the cell). Call only before a lookup, never while holding a T*.
   template <typename Pred>
   void CleanupSome(Pred&& should_erase) {
-    if (map_.empty()) return;
-    if (!cleanup_valid_) {
-      cleanup_it_ = map_.begin();
-      cleanup_valid_ = true;
-    }
-    for (int i = 0; i < kCleanupEntriesPerWrite && !map_.empty(); ++i) {
-      if (cleanup_it_ == map_.end()) cleanup_it_ = map_.begin();
+    int examined = 0;
+    for (size_t visited = 0;
+         examined < kCleanupEntriesPerWrite && visited <= partitions_.size();) {
+      Map& map = MutablePartition(cleanup_partition_);  // may invalidate the iterator
+      if (!cleanup_valid_) {
+        cleanup_it_ = map.begin();
+        cleanup_valid_ = true;
+      }
+      if (cleanup_it_ == map.end()) {
+        cleanup_partition_ = (cleanup_partition_ + 1) % partitions_.size();
+        cleanup_valid_ = false;
+        ++visited;
+        continue;
+      }
       auto victim = cleanup_it_++;
-      if (should_erase(victim->second)) map_.erase(victim);
+      ++examined;
+      if (should_erase(victim->second)) map.erase(victim);
     }
   }
 
@@ -204,12 +263,38 @@ class HeapStateTable {
 
   Timestamp Now() const { return backend_.TtlNow(ttl_); }
   const StateTtlConfig& ttl() const { return ttl_; }
-  const Map& map() const { return map_; }
-  size_t size() const { return map_.size(); }
+  int32_t first_group() const { return first_group_; }
+  // Entries in all partitions. O(key groups).
+  size_t size() const {
+    size_t n = 0;
+    for (const auto& p : partitions_) n += p->size();
+    return n;
+  }
+
+  // The snapshot side: every partition as it is now, shared. O(key groups); the table copies a
+  // shared partition before it next changes it.
+  Partitions SharePartitions() const { return Partitions(partitions_.begin(), partitions_.end()); }
 
  private:
   HeapKeyRef<K> Ref(int64_t ns) const {
     return {&backend_.current_key(), ns, backend_.current_key_hash()};
+  }
+  size_t PartitionOf(KeyGroup group) const { return size_t(group.value() - first_group_); }
+  size_t CurrentPartition() const { return PartitionOf(backend_.current_key_group()); }
+
+  // Partition `p`, the task's own: copied first if a snapshot shares it.
+  Map& MutablePartition(size_t p) {
+    std::shared_ptr<Map>& partition = partitions_[p];
+    if (partition.use_count() > 1) {
+      partition = std::make_shared<Map>(std::as_const(*partition));
+      if (p == cleanup_partition_) cleanup_valid_ = false;
+    } else {
+      // A snapshot that shared the partition has let go (use_count reads 1): its reads happened
+      // before its reference was released (an acq_rel decrement), and this fence orders our
+      // writes after them.
+      std::atomic_thread_fence(std::memory_order_acquire);
+    }
+    return *partition;
   }
 
   static Cell MakeCell(T value, [[maybe_unused]] Timestamp now) {
@@ -224,43 +309,79 @@ class HeapStateTable {
     CleanupSome([&](const Cell& cell) { return IsExpiredCell(cell, now); });
   }
 
-  void Erase(typename Map::iterator it) {
-    if (cleanup_valid_ && it == cleanup_it_) ++cleanup_it_;
-    map_.erase(it);
+  void EraseAt(Map& map, size_t p, typename Map::iterator it) {
+    if (cleanup_valid_ && p == cleanup_partition_ && it == cleanup_it_) ++cleanup_it_;
+    map.erase(it);
   }
 
   // The flat map rehashes, invalidating every iterator, exactly when an insertion finds
   // size() == max_load(); erasing never moves other elements.
-  void BeforeInsert() {
-    if (map_.size() >= map_.max_load()) cleanup_valid_ = false;
+  void BeforeInsert(const Map& map, size_t p) {
+    if (p == cleanup_partition_ && map.size() >= map.max_load()) cleanup_valid_ = false;
   }
 
   HeapKeyedStateBackend<K>& backend_;
   const StateTtlConfig ttl_;
-  Map map_;
-  typename Map::iterator cleanup_it_{};
+  const int32_t first_group_;
+  std::vector<std::shared_ptr<Map>> partitions_;  // by key group - first_group_
+  size_t cleanup_partition_ = 0;
+  typename Map::iterator cleanup_it_{};  // into partitions_[cleanup_partition_]
   bool cleanup_valid_ = false;
 };
 
 using StateSink = std::function<void(const StateEntry&)>;
 
+// One heap state as a snapshot sees it: its partitions as of the barrier and how to encode their
+// entries. Read on any thread, one thread at a time.
+class HeapStateView {
+ public:
+  virtual ~HeapStateView() = default;
+  // Calls `sink` for every entry of partition `index` (key group first_group() + index).
+  // `entry.state_name` is already set; the view fills the rest.
+  virtual void EncodePartition(size_t index, StateEntry& entry, const StateSink& sink) = 0;
+};
+
 // The snapshot side of a heap state: it alone knows how to encode its values.
 class HeapStateCodec {
  public:
   virtual ~HeapStateCodec() = default;
-  // Calls `sink` for every live entry. `entry.state_name` is already set; the codec fills the
-  // rest (reusing the strings' capacity).
-  virtual void SnapshotEntries(StateEntry& entry, const StateSink& sink) = 0;
+  // The state as it is now: O(key groups), on the task thread (HeapStateTable::SharePartitions).
+  virtual std::unique_ptr<HeapStateView> TakeView() = 0;
   // REQUIRES: the entry's key group is the backend's. Throws SerdeError on undecodable bytes.
   virtual void RestoreEntry(const StateEntry& entry) = 0;
 };
 
-// Fills `entry` with the portable encoding of one table entry: `write_value` writes the value
-// after the TTL timestamp (if any).
+// A view over a HeapStateTable's shared partitions. `encode(key, cell, scratch, entry, sink)`
+// turns one table entry into one or more StateEntry (key and value; the key group is set).
+template <typename Table, typename Encode>
+class HeapTableView final : public HeapStateView {
+ public:
+  HeapTableView(const Table& table, Encode encode)
+      : partitions_(table.SharePartitions()), first_group_(table.first_group()),
+        encode_(std::move(encode)) {}
+
+  void EncodePartition(size_t index, StateEntry& entry, const StateSink& sink) override {
+    entry.key_group = first_group_ + int32_t(index);
+    for (const auto& [key, cell] : *partitions_[index]) encode_(key, cell, scratch_, entry, sink);
+  }
+
+ private:
+  const typename Table::Partitions partitions_;
+  const int32_t first_group_;
+  Encode encode_;
+  std::vector<std::byte> scratch_;
+};
+
+template <typename Table, typename Encode>
+std::unique_ptr<HeapStateView> MakeHeapTableView(const Table& table, Encode encode) {
+  return std::make_unique<HeapTableView<Table, Encode>>(table, std::move(encode));
+}
+
+// Fills `entry`'s key and value with the portable encoding of one table entry: `write_value`
+// writes the value after the TTL timestamp (if any). The key group is the caller's.
 template <typename K, bool kTtl, typename Cell, typename WriteValue>
-void EncodeHeapEntry(const K& key, int64_t ns, const Cell& cell, int max_parallelism,
-                     std::vector<std::byte>& scratch, StateEntry& entry, WriteValue&& write_value) {
-  entry.key_group = KeyGroupFor(key, max_parallelism).value();
+void EncodeHeapEntry(const K& key, int64_t ns, const Cell& cell, std::vector<std::byte>& scratch,
+                     StateEntry& entry, WriteValue&& write_value) {
   scratch.clear();
   {
     BufferWriter w(scratch);

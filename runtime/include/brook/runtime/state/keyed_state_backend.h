@@ -20,6 +20,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "brook/runtime/check.h"
 #include "brook/runtime/ids.h"
@@ -54,6 +55,53 @@ struct StateEntry {
   std::string state_name;
   std::string key;
   std::string value;
+};
+
+// A consistent view of a backend's keyed state as of the moment it was taken (a checkpoint
+// barrier), to be read later, on another thread, while the task goes on changing the state:
+// this is what keeps the task thread's part of a checkpoint short. The heap backend shares its
+// per-key-group tables copy-on-write; the LMDB backend holds an MVCC read transaction.
+//
+// Threading: any thread, one at a time. Life cycle: may outlive its backend (and its task); it
+// holds what it reads. Holding a view costs the backend (copies of the tables it writes to,
+// LMDB pages it cannot reuse), so views are released as soon as they are written.
+class KeyedStateView {
+ public:
+  virtual ~KeyedStateView() = default;
+  // Calls `sink` with every entry, in ascending key-group order (one key group's entries are
+  // adjacent). An entry is valid only during the call. May be called again (same entries).
+  // Throws std::exception if the state cannot be read (the checkpoint is declined).
+  void ForEachEntry(const std::function<void(const StateEntry&)>& sink) {
+    size_t bytes = 0;
+    ForEachEntryImpl([&](const StateEntry& e) {
+      bytes += e.state_name.size() + e.key.size() + e.value.size() + 4;
+      sink(e);
+    });
+    bytes_ = bytes;
+  }
+  // Bytes of the entries of the last complete ForEachEntry (as TaskSnapshot::StateSize counts).
+  size_t bytes() const { return bytes_; }
+
+ protected:
+  virtual void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) = 0;
+
+ private:
+  size_t bytes_ = 0;
+};
+
+// A view over entries copied out at once (backends without a cheaper consistent view, tests).
+class CopiedKeyedStateView final : public KeyedStateView {
+ public:
+  // REQUIRES: `entries` in ascending key-group order.
+  explicit CopiedKeyedStateView(std::vector<StateEntry> entries) : entries_(std::move(entries)) {}
+
+ protected:
+  void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
+    for (const StateEntry& e : entries_) sink(e);
+  }
+
+ private:
+  std::vector<StateEntry> entries_;
 };
 
 // A state used with two different types or kinds under one name.
@@ -116,9 +164,13 @@ class KeyedStateBackend {
   // transaction); a no-op in memory.
   virtual void Flush() {}
 
-  // Calls `sink` with every entry, in no particular order (LMDB: by key group). The entry is
-  // only valid during the call. Expired TTL entries may be included; they read as absent.
-  virtual void Snapshot(const std::function<void(const StateEntry&)>& sink) = 0;
+  // A consistent view of every entry as of now (KeyedStateView), cheap to take: the task
+  // thread's part of a checkpoint. Expired TTL entries may be included; they read as absent.
+  // LMDB writes its caches back and commits first.
+  virtual std::unique_ptr<KeyedStateView> TakeView() = 0;
+  // Calls `sink` with every entry, by key group, right away (TakeView()->ForEachEntry). The
+  // entry is only valid during the call.
+  void Snapshot(const std::function<void(const StateEntry&)>& sink) { TakeView()->ForEachEntry(sink); }
   // Adds one snapshotted entry (overwriting an entry with the same key). Entries of key groups
   // outside key_groups() are skipped. A state need not be declared yet: its entries are kept
   // until it is (heap) or written under its name (LMDB).

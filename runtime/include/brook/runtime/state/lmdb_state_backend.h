@@ -76,11 +76,10 @@ class LmdbKeyedStateBackend final : public KeyedStateBackend<K> {
     store_.env().Commit();
   }
 
-  void Snapshot(const std::function<void(const StateEntry&)>& sink) override {
-    TakeSnapshot()->ForEach(sink);
-  }
+  std::unique_ptr<KeyedStateView> TakeView() override { return TakeSnapshot(); }
   // A consistent view, including every update made before the call, to write out later,
-  // possibly on another thread.
+  // possibly on another thread: the caches are written back and committed (the only work on the
+  // task thread), then a read transaction is opened.
   std::unique_ptr<LmdbStateSnapshot> TakeSnapshot() {
     WriteBackCaches();
     return store_.TakeSnapshot();

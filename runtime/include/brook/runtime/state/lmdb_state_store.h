@@ -35,19 +35,26 @@
 namespace brook {
 
 // A consistent view of an LMDB state backend as of TakeSnapshot(): writes made afterwards do not
-// show (LMDB MVCC), so it can be written out asynchronously while processing continues.
-// REQUIRES: destroyed before its backend; used by one thread at a time.
-class LmdbStateSnapshot {
+// show (LMDB MVCC), so it can be written out asynchronously while processing continues. It
+// shares the environment, so it may outlive its backend (the backend commits before it lets
+// go, so the environment is closed, wherever that happens, without a write transaction). While
+// it lives, LMDB cannot reuse the pages it sees: release it once written.
+// Threading: one thread at a time, any thread (the environment is MDB_NOTLS).
+class LmdbStateSnapshot final : public KeyedStateView {
  public:
-  // Calls `sink` for every entry, ordered by key group, then state id, then key. The entry is
-  // only valid during the call.
-  void ForEach(const std::function<void(const StateEntry&)>& sink);
+  ~LmdbStateSnapshot() override;
+
+ protected:
+  // Every entry, ordered by key group, then state id, then key.
+  void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override;
 
  private:
   friend class LmdbStateStore;
-  LmdbStateSnapshot(std::unique_ptr<LmdbReadTransaction> txn, std::vector<std::string> names)
-      : txn_(std::move(txn)), names_(std::move(names)) {}
+  LmdbStateSnapshot(std::shared_ptr<LmdbEnvironment> env, std::unique_ptr<LmdbReadTransaction> txn,
+                    std::vector<std::string> names)
+      : env_(std::move(env)), txn_(std::move(txn)), names_(std::move(names)) {}
 
+  std::shared_ptr<LmdbEnvironment> env_;  // outlives txn_
   std::unique_ptr<LmdbReadTransaction> txn_;
   std::vector<std::string> names_;  // by state id
 };
@@ -60,8 +67,13 @@ class LmdbStateStore {
 
   // Opens the environment and loads the state-id catalog. Throws std::runtime_error.
   explicit LmdbStateStore(const LmdbEnvironment::Options& options);
+  // Commits pending writes here, on the owning thread (LMDB binds a write transaction to its
+  // thread), before a snapshot that may still share the environment closes it elsewhere.
+  ~LmdbStateStore();
+  LmdbStateStore(const LmdbStateStore&) = delete;
+  LmdbStateStore& operator=(const LmdbStateStore&) = delete;
 
-  LmdbEnvironment& env() { return env_; }
+  LmdbEnvironment& env() { return *env_; }
 
   // The id of state `name`; a new name gets the next id, recorded in the environment.
   uint16_t StateId(const std::string& name);
@@ -83,7 +95,8 @@ class LmdbStateStore {
   static uint16_t ReadU16(const std::byte* in);
 
  private:
-  LmdbEnvironment env_;
+  // Shared with the snapshots taken of it, which may outlive the store.
+  std::shared_ptr<LmdbEnvironment> env_;
   std::unordered_map<std::string, uint16_t> ids_;
   std::vector<std::string> names_;                   // by id
   std::vector<std::optional<StateTtlConfig>> ttls_;  // by id; declared TTL states only
