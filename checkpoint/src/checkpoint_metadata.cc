@@ -42,7 +42,7 @@ CheckpointMetadata CheckpointMetadata::Decode(std::string_view bytes) {
   m.checkpoint_id = CheckpointId(std::get<1>(record));
   m.trigger_time = std::get<2>(record);
   m.completion_time = std::get<3>(record);
-  if (std::get<4>(record) > uint8_t(CheckpointKind::kSavepoint))
+  if (std::get<4>(record) > uint8_t(kLastCheckpointKind))
     throw SerdeError("checkpoint metadata: unknown checkpoint kind");
   m.kind = CheckpointKind(std::get<4>(record));
   for (auto& [name, vertex, subtask, handle, size, sync, async, align] : std::get<5>(record))

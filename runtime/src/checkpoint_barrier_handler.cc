@@ -46,8 +46,8 @@ void CheckpointBarrierHandler::OnBarrier(const CheckpointBarrier& barrier, size_
   if (!pending_) Start(barrier);
   if (received_[channel] || ended_[channel]) return;
   received_[channel] = true;
-  if (mode_ == CheckpointingMode::kAligned) blocked_[channel] = true;
-  if (mode_ == CheckpointingMode::kUnaligned) recording_[channel] = false;
+  if (PendingAligns()) blocked_[channel] = true;
+  if (pending_unaligned_) recording_[channel] = false;
   CompleteIfAllArrived();
 }
 
@@ -71,8 +71,10 @@ void CheckpointBarrierHandler::Abort(CheckpointId id, const std::string& reason)
 void CheckpointBarrierHandler::Start(const CheckpointBarrier& barrier) {
   pending_ = barrier.id;
   pending_barrier_ = barrier;
+  pending_unaligned_ =
+      mode_ == CheckpointingMode::kUnaligned && barrier.kind == CheckpointKind::kCheckpoint;
   started_ns_ = SteadyNowNs();
-  if (mode_ == CheckpointingMode::kUnaligned) {
+  if (pending_unaligned_) {
     for (size_t c = 0; c < recording_.size(); ++c) recording_[c] = !ended_[c];
     listener_->OnCheckpointTriggered(barrier, 0);
   }
@@ -83,10 +85,11 @@ void CheckpointBarrierHandler::CompleteIfAllArrived() {
     if (!received_[c] && !ended_[c]) return;
   const int64_t alignment_ns = SteadyNowNs() - started_ns_;
   const CheckpointBarrier barrier = pending_barrier_;
+  const bool unaligned = pending_unaligned_;
   ChannelState state = std::move(channel_state_);
   last_done_ = barrier.id.value();
   Reset();
-  if (mode_ == CheckpointingMode::kUnaligned) {
+  if (unaligned) {
     listener_->OnChannelStateComplete(barrier.id, std::move(state), alignment_ns);
   } else {
     listener_->OnCheckpointTriggered(barrier, alignment_ns);
@@ -95,6 +98,7 @@ void CheckpointBarrierHandler::CompleteIfAllArrived() {
 
 void CheckpointBarrierHandler::Reset() {
   pending_.reset();
+  pending_unaligned_ = false;
   std::fill(received_.begin(), received_.end(), false);
   std::fill(blocked_.begin(), blocked_.end(), false);
   std::fill(recording_.begin(), recording_.end(), false);

@@ -96,7 +96,10 @@ void StreamTask::Run() {
                             [this](Timestamp time) { EmitLatencyMarker(time); });
     RunLoop();
     if (!cancelled()) {
-      FinishChain();
+      // Stopped with a savepoint, the operators are not finished: what they hold (open windows,
+      // pending timers, buffers) is in the savepoint, and finishing would emit it a second time
+      // when a job resumes from there. Flink's stop-with-savepoint does not finish them either.
+      if (!stopped_with_savepoint_) FinishChain();
       FlushWriters();
       for (auto& w : writers_) w->BroadcastEvent(EndOfPartition{});
     }
@@ -116,7 +119,28 @@ void StreamTask::RunLoop() {
   int64_t active_since = SteadyNowNs();
   while (!cancelled()) {
     if (mailbox_.HasMail()) mailbox_.RunAll();
-    FireDueTimers();
+    if (stopped_with_savepoint_ && input_->num_channels() == 0) {
+      // A source whose stop completed: nothing upstream to wait for.
+      metrics_.busy_ns->Inc(SteadyNowNs() - active_since);
+      return;
+    }
+    if (stopping_at_ && !stopped_with_savepoint_) {
+      // Stopping with a savepoint: only the coordinator's decision (mail) moves the task on.
+      // A channel may still wake it (an upstream task that heard of the completion first sends
+      // end-of-partition); it parks again, reading nothing.
+      FlushWriters();
+      metrics_.busy_ns->Inc(SteadyNowNs() - active_since);
+      const int64_t park_start = SteadyNowNs();
+      notifier_.Wait();
+      active_since = SteadyNowNs();
+      metrics_.idle_ns->Inc(active_since - park_start);
+      continue;
+    }
+    // Stopped with a savepoint, a task with inputs reads them to their end-of-partition, which
+    // the upstream tasks send once they stopped (ending in that order, as at the end of a bounded
+    // input); timers stay silent, as while stopping: what they would emit is in the savepoint.
+    const bool timers_run = !stopped_with_savepoint_;
+    if (timers_run) FireDueTimers();
     switch (input_->ProcessNext()) {
       case TaskInput::Status::kMoreAvailable:
         if (!writers_.empty()) {
@@ -135,7 +159,7 @@ void StreamTask::RunLoop() {
         last_flush = std::chrono::steady_clock::now();
         metrics_.busy_ns->Inc(SteadyNowNs() - active_since);
         int64_t park_start = SteadyNowNs();
-        Park();
+        Park(timers_run);
         active_since = SteadyNowNs();
         metrics_.idle_ns->Inc(active_since - park_start);
         break;
@@ -169,8 +193,9 @@ void StreamTask::Yield() {
   }
 }
 
-void StreamTask::Park() {
-  std::optional<Timestamp> deadline = timers_.NextDeadline();
+void StreamTask::Park(bool timers_run) {
+  std::optional<Timestamp> deadline;
+  if (timers_run) deadline = timers_.NextDeadline();
   if (auto wake = input_->WakeAt()) deadline = deadline ? std::min(*deadline, *wake) : *wake;
   if (!deadline) {
     notifier_.Wait();
@@ -247,12 +272,25 @@ void StreamTask::RestoreChain() {
   }
 }
 
-bool StreamTask::TriggerCheckpoint(CheckpointId id, Timestamp timestamp, CheckpointKind kind) {
-  return mailbox_.Put([this, id, timestamp, kind] {
+bool StreamTask::TriggerCheckpoint(CheckpointId id, Timestamp timestamp, CheckpointKind kind,
+                                   StopMode stop_mode) {
+  return mailbox_.Put([this, id, timestamp, kind, stop_mode] {
     if (barrier_handler_) return;  // barriers come in-band
-    CheckpointBarrier barrier{id, timestamp, kind,
-                              options_.checkpointing_mode == CheckpointingMode::kUnaligned};
-    PerformCheckpoint(barrier, 0);
+    if (stopping_at_) {
+      // Its barrier would follow the savepoint's, after which this source emits nothing.
+      return Decline(id, "the source is stopping with savepoint " +
+                             std::to_string(stopping_at_->value()));
+    }
+    if (kind == CheckpointKind::kSynchronousSavepoint && stop_mode == StopMode::kDrain) {
+      // The head is the source: its watermark goes down the chain as at the end of a bounded
+      // input, firing every event-time window and timer before the barrier.
+      AttributeFailures(*operators_.front(),
+                        [&] { operators_.front()->ProcessWatermark(Watermark{kMaxWatermark}); });
+    }
+    // Savepoints align even in unaligned mode (checkpoint_barrier_handler.h).
+    const bool unaligned = options_.checkpointing_mode == CheckpointingMode::kUnaligned &&
+                           kind == CheckpointKind::kCheckpoint;
+    PerformCheckpoint(CheckpointBarrier{id, timestamp, kind, unaligned}, 0);
   });
 }
 
@@ -260,6 +298,8 @@ bool StreamTask::NotifyCheckpointComplete(CheckpointId id) {
   return mailbox_.Put([this, id] {
     for (auto& op : operators_)
       AttributeFailures(*op, [&] { op->NotifyCheckpointComplete(id); });
+    // The operators committed the savepoint's side effects first; now the task may end.
+    if (stopping_at_ && id.value() >= stopping_at_->value()) stopped_with_savepoint_ = true;
   });
 }
 
@@ -271,6 +311,8 @@ bool StreamTask::NotifyCheckpointAborted(CheckpointId id) {
     pending_unaligned_.erase(pending_unaligned_.begin(), pending_unaligned_.upper_bound(id.value()));
     for (auto& op : operators_)
       AttributeFailures(*op, [&] { op->NotifyCheckpointAborted(id); });
+    // The stop failed: the job keeps running, and so does this task, where it stopped.
+    if (stopping_at_ == id) stopping_at_.reset();
   });
 }
 
@@ -295,6 +337,7 @@ void StreamTask::PerformCheckpoint(const CheckpointBarrier& barrier, int64_t ali
   }
   // Records the operators emitted while snapshotting precede the barrier.
   for (auto& w : writers_) w->BroadcastEvent(barrier);
+  if (barrier.kind == CheckpointKind::kSynchronousSavepoint) stopping_at_ = barrier.id;
   const int64_t sync_ns = SteadyNowNs() - start;
   metrics_.alignment_ns->Inc(alignment_ns);
   metrics_.last_alignment_ns->Set(double(alignment_ns));

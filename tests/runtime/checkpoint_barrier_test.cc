@@ -201,6 +201,35 @@ TEST(CheckpointBarrierHandler, UnalignedTriggersAtOnceAndRecordsInFlightRecords)
   EXPECT_EQ(all, (std::vector<int>{2, 10, 11, 12}));  // nothing was held back
 }
 
+// Savepoints hold no in-flight records (they restore at any parallelism, and a stopping task
+// must have nothing left to process once it took one): their barriers align in unaligned mode.
+TEST(CheckpointBarrierHandler, SavepointBarriersAlignInUnalignedMode) {
+  for (CheckpointKind kind : {CheckpointKind::kSavepoint, CheckpointKind::kSynchronousSavepoint}) {
+    Fixture f(CheckpointingMode::kUnaligned);
+    f.owned[0]->Send(StreamEvent(CheckpointBarrier{CheckpointId(1), 0, kind}), nullptr);
+    f.Record(0, 2);  // after channel 0's barrier: held back until channel 1's arrives
+    f.Record(1, 10);
+    f.Drain();
+    EXPECT_TRUE(f.listener.triggered.empty());
+    EXPECT_EQ(f.head.values, (std::vector<int>{10}));
+    EXPECT_TRUE(f.handler.IsBlocked(0));
+    EXPECT_FALSE(f.handler.IsRecording(1));
+    f.owned[1]->Send(StreamEvent(CheckpointBarrier{CheckpointId(1), 0, kind}), nullptr);
+    f.Drain();
+    EXPECT_EQ(f.listener.triggered, (std::vector<int64_t>{1}));
+    EXPECT_EQ(f.listener.seen_at_trigger[0], (std::vector<int>{10}));
+    EXPECT_TRUE(f.listener.channel_states.empty());
+    EXPECT_EQ(f.head.values, (std::vector<int>{10, 2}));
+
+    // The next periodic checkpoint is unaligned again.
+    f.Barrier(0, 2);
+    f.Record(0, 3);
+    f.Drain();
+    EXPECT_EQ(f.listener.triggered, (std::vector<int64_t>{1, 2}));
+    EXPECT_EQ(f.head.values, (std::vector<int>{10, 2, 3}));
+  }
+}
+
 TEST(CheckpointBarrierHandler, RestoredChannelStateIsReplayedBeforeTheChannels) {
   Fixture f(CheckpointingMode::kUnaligned);
   ChannelState state(2);

@@ -53,7 +53,7 @@ StreamEvent DecodeEvent(BufferReader& in, uint8_t tag) {
       barrier.id = CheckpointId(in.Read<int64_t>());
       barrier.trigger_time = in.Read<int64_t>();
       const auto kind = in.Read<uint8_t>();
-      if (kind > uint8_t(CheckpointKind::kSavepoint))
+      if (kind > uint8_t(kLastCheckpointKind))
         throw SerdeError("network buffer: invalid checkpoint kind " + std::to_string(kind));
       barrier.kind = CheckpointKind(kind);
       barrier.unaligned = ReadFlag(in);

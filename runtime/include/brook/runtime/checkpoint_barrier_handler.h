@@ -15,6 +15,9 @@
 //                            to the task as channel state (replayed first on restore).
 //   at-least-once            nothing is blocked; the snapshot is taken when barrier n arrived
 //                            on every open channel.
+// Savepoint barriers (CheckpointKind other than kCheckpoint) align in unaligned mode too, as in
+// Flink: a savepoint holds no in-flight records, so it restores at any parallelism, and a
+// stop-with-savepoint's tasks have nothing left to process once they took it.
 //
 //   channel:    c0 --r--r--|n|--r--r--     |n| = barrier n
 //               c1 --r--r--r--r--|n|--     aligned: c0's records after |n| wait for c1's |n|
@@ -86,6 +89,8 @@ class CheckpointBarrierHandler {
 
  private:
   void Start(const CheckpointBarrier& barrier);
+  // Whether the pending checkpoint blocks the channels that delivered its barrier.
+  bool PendingAligns() const { return mode_ == CheckpointingMode::kAligned || (mode_ == CheckpointingMode::kUnaligned && !pending_unaligned_); }
   void CompleteIfAllArrived();
   void Reset();
 
@@ -98,6 +103,7 @@ class CheckpointBarrierHandler {
   ChannelState channel_state_;
   std::optional<CheckpointId> pending_;
   CheckpointBarrier pending_barrier_;
+  bool pending_unaligned_ = false;  // unaligned mode and a kCheckpoint barrier
   int64_t last_done_ = -1;  // highest id finished or aborted: its late barriers are ignored
   int64_t started_ns_ = 0;
 };

@@ -46,7 +46,23 @@ struct Watermark {
   bool operator==(const Watermark&) const = default;
 };
 
-enum class CheckpointKind : uint8_t { kCheckpoint, kSavepoint };
+// What a barrier is taken for:
+//   kCheckpoint             periodic, by the coordinator; unaligned in an unaligned job.
+//   kSavepoint              user-triggered (`brook savepoint`); always aligned, as in Flink, so
+//                           that its state holds no in-flight records and rescales freely.
+//   kSynchronousSavepoint   stop-with-savepoint (Flink's SavepointType suspend/terminate): an
+//                           aligned savepoint after whose barrier the sources emit nothing; every
+//                           task that took it processes nothing more (no input, no timers) until
+//                           the coordinator decided. Completed: the task ends with end-of-partition
+//                           without finishing its operators (their state lives on in the
+//                           savepoint). Aborted: the task carries on.
+enum class CheckpointKind : uint8_t { kCheckpoint, kSavepoint, kSynchronousSavepoint };
+inline constexpr CheckpointKind kLastCheckpointKind = CheckpointKind::kSynchronousSavepoint;
+
+// Whether a stop-with-savepoint ends event time first (Flink's StopMode): with kDrain the sources
+// emit the final watermark (kMaxWatermark) before the savepoint's barrier, so every event-time
+// window and timer fires into the savepoint's output; for jobs stopped for good.
+enum class StopMode : uint8_t { kNoDrain, kDrain };
 
 // Chandy-Lamport marker: everything before it belongs to checkpoint `id`.
 struct CheckpointBarrier {

@@ -21,6 +21,18 @@
 //   declined. NotifyCheckpointComplete/Aborted(n) reach every operator through the mailbox.
 //   A task started with SetRestoreState() restores its operators before processing, and
 //   replays unaligned channel state before reading its inputs.
+//
+// Stop with savepoint (CheckpointKind::kSynchronousSavepoint, Flink's synchronous savepoint):
+//   source task:  TriggerCheckpoint(n, kSynchronousSavepoint[, kDrain]) -> mail -> (drain: the
+//                 final watermark into the chain) -> snapshot -> barrier n -> stopping
+//   other tasks:  barrier n aligned on every input -> snapshot -> barrier n forwarded -> stopping
+//   stopping:     the task runs mail only: no input is read, no timer fires, nothing is emitted.
+//                 NotifyCheckpointComplete(n): the operators are notified (two-phase-commit sinks
+//                 commit the savepoint's transactions); a source task ends, a task with inputs
+//                 reads them (timers still silent) until every upstream task's end-of-partition
+//                 arrived, and ends. Ending sends end-of-partition on every writer, without
+//                 Finish(): the operators' state lives on in the savepoint.
+//                 NotifyCheckpointAborted(n): the task carries on where it stopped.
 //   Limitation: a forwarded barrier queues behind the records already in the task's output
 //   channels (it overtakes input-side records only), so under backpressure an unaligned
 //   checkpoint still waits for the output queues to drain, though never for alignment.
@@ -113,8 +125,11 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   // Any thread. Source tasks: take checkpoint `id` and emit its barrier downstream (tasks with
   // inputs ignore it: their barriers arrive in-band). Returns false if the task no longer runs
   // mail (finished, failed or cancelled): the coordinator counts that as a decline.
+  // `stop_mode` matters for kSynchronousSavepoint only (kDrain: the final watermark first). A
+  // source that is stopping declines every further checkpoint.
   bool TriggerCheckpoint(CheckpointId id, Timestamp timestamp,
-                         CheckpointKind kind = CheckpointKind::kCheckpoint);
+                         CheckpointKind kind = CheckpointKind::kCheckpoint,
+                         StopMode stop_mode = StopMode::kNoDrain);
   // Any thread. The coordinator completed / aborted checkpoint `id`.
   bool NotifyCheckpointComplete(CheckpointId id);
   bool NotifyCheckpointAborted(CheckpointId id);
@@ -129,6 +144,10 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   // Stops the task as soon as possible; wakes it wherever it is blocked. Idempotent.
   void Cancel();
 
+  // Whether Run() returned because a stop-with-savepoint completed (rather than at the end of
+  // the input). Read after Run() returned, on the thread that ran it.
+  bool stopped_with_savepoint() const { return stopped_with_savepoint_; }
+
   const std::string& name() const { return name_; }
   TaskNotifier& notifier() { return notifier_; }
   TaskMailbox& mailbox() { return mailbox_; }
@@ -141,7 +160,8 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   void Yield() override;
   void RunLoop();
   void FireDueTimers();
-  void Park();
+  // Waits for input, mail or (if `timers_run`) the next timer.
+  void Park(bool timers_run);
   void FlushWriters();
   void FinishChain();
   void CloseChain() noexcept;
@@ -182,6 +202,10 @@ class StreamTask final : private MailboxExecutor, private CheckpointBarrierHandl
   };
   std::map<int64_t, PendingSnapshot> pending_unaligned_;
   bool aborting_from_coordinator_ = false;
+  // Stop with savepoint, task thread only: the synchronous savepoint this task took and waits on
+  // (the task is stopping: mail only), and whether it completed (the task ends).
+  std::optional<CheckpointId> stopping_at_;
+  bool stopped_with_savepoint_ = false;
   std::vector<ChannelBase*> channels_;  // input and output, cancelled together
   std::vector<ChannelBase*> input_channels_;
   std::vector<ChannelBase*> output_channels_;
