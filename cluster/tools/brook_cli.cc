@@ -3,7 +3,7 @@
 //
 //   brook run <job.so> [--parallelism N] [--detached] [--from-savepoint DIR] [-- job args...]
 //   brook list | status <job> | cancel <job> | taskmanagers | checkpoints <job>
-//   brook savepoint <job> DIR | stop --savepoint DIR <job>
+//   brook savepoint <job> DIR | stop --savepoint DIR [--drain] <job>
 //
 // Exit codes: 0 success (for `run`, the job finished), 1 the job failed or was cancelled,
 // 2 bad usage, 3 the job manager is unreachable or refused the request.
@@ -233,8 +233,14 @@ int main(int argc, char** argv) {
   std::string savepoint_dir;
   savepoint->add_option("job", job_id, "job id (or a unique prefix)")->required();
   savepoint->add_option("directory", savepoint_dir, "absolute target directory")->required();
-  auto* stop = app.add_subcommand("stop", "take a savepoint, then cancel the job");
+  auto* stop = app.add_subcommand(
+      "stop", "stop a job with a savepoint: its sources stop, the savepoint is taken and "
+              "committed, the job ends FINISHED (if the savepoint fails, the job keeps running)");
+  bool drain = false;
   stop->add_option("--savepoint,-p", savepoint_dir, "absolute target directory")->required();
+  stop->add_flag("--drain,-d", drain,
+                 "end event time first (the final watermark fires every window and timer); for "
+                 "jobs stopped for good");
   stop->add_option("job", job_id, "job id (or a unique prefix)")->required();
 
   try {
@@ -318,8 +324,11 @@ int main(int argc, char** argv) {
     }
     if (*savepoint || *stop) {
       const std::string id = ResolveJob(api, job_id);
-      const auto trigger = api.Post("/jobs/" + id + "/savepoints",
-                                    json::object{{"target-directory", savepoint_dir}, {"cancel-job", bool(*stop)}});
+      const auto trigger =
+          *stop ? api.Post("/jobs/" + id + "/stop",
+                           json::object{{"targetDirectory", savepoint_dir}, {"drain", drain}})
+                : api.Post("/jobs/" + id + "/savepoints",
+                           json::object{{"target-directory", savepoint_dir}, {"cancel-job", false}});
       const std::string request_id = Str(trigger, "request-id");
       for (int i = 0; i < 1200; ++i) {
         const auto status = api.Get("/jobs/" + id + "/savepoints/" + request_id);
@@ -327,12 +336,15 @@ int main(int argc, char** argv) {
         if (state == "COMPLETED") {
           std::printf("savepoint of job %s written to %s\n", id.c_str(),
                       Str(status.as_object().at("operation"), "location").c_str());
-          if (*stop) std::printf("job %s stopped\n", id.c_str());
+          if (*stop) std::printf("job %s FINISHED\n", id.c_str());
           return kOk;
         }
         if (state == "FAILED") {
           std::fprintf(stderr, "brook: the savepoint failed: %s\n",
                        Str(status.as_object().at("operation"), "failure-cause").c_str());
+          if (*stop)
+            std::fprintf(stderr, "brook: job %s is %s\n", id.c_str(),
+                         Str(api.Get("/jobs/" + id), "state").c_str());
           return kJobFailed;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

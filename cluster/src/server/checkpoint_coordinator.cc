@@ -8,11 +8,22 @@
 //   applies retention), the task managers are notified (two-phase-commit sinks commit), and a
 //   restart of the job restores from it. A decline, a timeout or the attempt failing aborts it:
 //   its files are discarded and the tasks are told.
+//
+// Stop with savepoint (Flink's synchronous savepoint): StopWithSavepoint triggers a
+// kSynchronousSavepoint and pauses periodic checkpoints. Sources emit its barrier (after the
+// final watermark, with --drain) and nothing more; every task snapshots and waits.
+//   completes -> written to the target directory -> tasks notified: two-phase-commit sinks commit,
+//                every task ends -> the job concludes FINISHED -> the request is COMPLETED
+//   declined, timed out or not writable -> tasks told it aborted: they carry on, the request is
+//                FAILED, periodic checkpoints resume (--drain: event time has ended at the
+//                sources, so the attempt fails and restarts from the latest completed checkpoint)
+//   a task fails after completion -> the request is FAILED; the job restarts from the savepoint
 #include <filesystem>
 
 #include <capnp/message.h>
 #include <spdlog/spdlog.h>
 
+#include "brook/runtime/check.h"
 #include "cluster/src/server/control.capnp.h"
 #include "cluster/src/server/job_manager_core.h"
 
@@ -47,20 +58,22 @@ void JobManagerCore::CheckpointTick(const std::string& job_id, uint64_t generati
   });
   const bool paused = std::chrono::steady_clock::now() - job.checkpoints.last_end <
                       std::chrono::milliseconds(config.min_pause_ms);
-  if (all_running && !paused && int(job.checkpoints.pending.size()) < config.max_concurrent)
+  if (all_running && !paused && !job.checkpoints.stopping &&
+      int(job.checkpoints.pending.size()) < config.max_concurrent)
     TriggerCheckpoint(job);
   executor_.PostAfter(std::chrono::milliseconds(config.interval_ms),
                       [this, job_id, generation] { CheckpointTick(job_id, generation); });
 }
 
-int64_t JobManagerCore::TriggerSavepoint(const std::string& job_id,
-                                         const std::string& target_directory, bool cancel_job) {
+JobRecord& JobManagerCore::SavepointableJob(const std::string& job_id,
+                                            const std::string& target_directory) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) throw RequestError(404, "no job with id '" + job_id + "'");
   JobRecord& job = *it->second;
   if (target_directory.empty() || target_directory.front() != '/')
     throw RequestError(400, "a savepoint needs an absolute target directory");
-  if (std::filesystem::exists(target_directory) && !std::filesystem::is_empty(target_directory))
+  std::error_code error;
+  if (std::filesystem::exists(target_directory, error) && !std::filesystem::is_empty(target_directory, error))
     throw RequestError(409, "the savepoint directory " + target_directory + " is not empty");
   const bool all_running = std::all_of(job.subtasks.begin(), job.subtasks.end(), [](const auto& e) {
     return e.second.status == SubtaskStatus::kRunning;
@@ -68,19 +81,46 @@ int64_t JobManagerCore::TriggerSavepoint(const std::string& job_id,
   if (job.state != JobState::kRunning || !all_running)
     throw RequestError(409, std::string("a savepoint needs every subtask running; the job is ") +
                                 JobStateName(job.state));
-  const int64_t id = TriggerCheckpoint(job, target_directory);
+  if (job.checkpoints.stopping)
+    throw RequestError(409, "the job is stopping with savepoint " +
+                                std::to_string(*job.checkpoints.stopping));
+  return job;
+}
+
+int64_t JobManagerCore::TriggerSavepoint(const std::string& job_id,
+                                         const std::string& target_directory, bool cancel_job) {
+  JobRecord& job = SavepointableJob(job_id, target_directory);
+  const int64_t id = TriggerCheckpoint(job, target_directory, CheckpointKind::kSavepoint);
   SavepointRequest& request = job.checkpoints.savepoints[id];
   request.target_directory = target_directory;
-  request.cancel_job = cancel_job;
+  request.mode = cancel_job ? SavepointRequest::Mode::kCancelJob : SavepointRequest::Mode::kSavepoint;
   return id;
 }
 
-int64_t JobManagerCore::TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target) {
+int64_t JobManagerCore::StopWithSavepoint(const std::string& job_id,
+                                          const std::string& target_directory, StopMode stop_mode) {
+  JobRecord& job = SavepointableJob(job_id, target_directory);
+  const int64_t id =
+      TriggerCheckpoint(job, target_directory, CheckpointKind::kSynchronousSavepoint, stop_mode);
+  SavepointRequest& request = job.checkpoints.savepoints[id];
+  request.target_directory = target_directory;
+  request.mode = SavepointRequest::Mode::kStop;
+  request.stop_mode = stop_mode;
+  job.checkpoints.stopping = id;
+  spdlog::info("job manager: job {} stops with savepoint {} into {}{}", job.id, id, target_directory,
+               stop_mode == StopMode::kDrain ? " (draining)" : "");
+  return id;
+}
+
+int64_t JobManagerCore::TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target,
+                                          CheckpointKind kind, StopMode stop_mode) {
+  BROOK_CHECK(savepoint_target.has_value() == (kind != CheckpointKind::kCheckpoint),
+              "savepoints, and only they, have a target directory");
   const int64_t id = ++job.checkpoints.last_id;
   PendingCheckpoint& pending = job.checkpoints.pending[id];
   pending.started = std::chrono::steady_clock::now();
   pending.savepoint_target = savepoint_target;
-  pending.metadata.kind = savepoint_target ? CheckpointKind::kSavepoint : CheckpointKind::kCheckpoint;
+  pending.metadata.kind = kind;
   pending.metadata.job_id = job.id;
   pending.metadata.checkpoint_id = CheckpointId(id);
   pending.metadata.trigger_time = NowMillis();
@@ -91,7 +131,9 @@ int64_t JobManagerCore::TriggerCheckpoint(JobRecord& job, std::optional<std::str
     t.setAttempt(job.attempt);
     t.setCheckpointId(id);
     t.setTimestamp(pending.metadata.trigger_time);
-    t.setSavepoint(savepoint_target.has_value());
+    t.setSavepoint(kind != CheckpointKind::kCheckpoint);
+    t.setSynchronous(kind == CheckpointKind::kSynchronousSavepoint);
+    t.setDrain(kind == CheckpointKind::kSynchronousSavepoint && stop_mode == StopMode::kDrain);
     SendTo(tm, message);
   }
   const std::string job_id = job.id;
@@ -170,8 +212,17 @@ void JobManagerCore::CompleteCheckpoint(JobRecord& job, int64_t id) {
   RecordHistory(job, stats);
   spdlog::info("job manager: job {} checkpoint {} completed in {} ms ({} bytes)", job.id, id,
                stats.duration_ms, stats.state_size);
-  NotifyCheckpoint(job, id, true);
-  if (pending.savepoint_target) FinishSavepoint(job, id, *pending.savepoint_target);
+  if (job.checkpoints.stopping == id) {
+    // Written before the tasks hear of it: they end once told it completed, so a savepoint that
+    // cannot be written must reach them as aborted (they carry on; its transactions stay pending
+    // for the next checkpoint, as after any abort).
+    const bool written = WriteSavepoint(job, id, *pending.savepoint_target);
+    NotifyCheckpoint(job, id, written);
+    if (!written) EndStop(job, job.checkpoints.savepoints[id].failure);
+  } else {
+    NotifyCheckpoint(job, id, true);
+    if (pending.savepoint_target) FinishSavepoint(job, id, *pending.savepoint_target);
+  }
   // Older checkpoints still in flight are subsumed by this one.
   std::vector<int64_t> older;
   for (const auto& [pending_id, p] : job.checkpoints.pending)
@@ -205,6 +256,31 @@ void JobManagerCore::FailCheckpoint(JobRecord& job, int64_t id, const std::strin
     spdlog::warn("job manager: cannot discard checkpoint {} of job {}: {}", id, job.id, e.what());
   }
   NotifyCheckpoint(job, id, false);
+  if (job.checkpoints.stopping == id) EndStop(job, reason);
+}
+
+void JobManagerCore::EndStop(JobRecord& job, const std::string& reason) {
+  if (!job.checkpoints.stopping) return;
+  const int64_t id = *job.checkpoints.stopping;
+  job.checkpoints.stopping.reset();
+  SavepointRequest& request = job.checkpoints.savepoints[id];
+  if (request.status == "IN_PROGRESS") {
+    request.status = "FAILED";
+    request.failure = request.location.empty()
+                          ? reason
+                          : "the savepoint at " + request.location +
+                                " completed, but the job did not finish: " + reason;
+  }
+  spdlog::warn("job manager: job {} did not stop with savepoint {}: {}", job.id, id, reason);
+  // Tasks told of the abort carry on, but with --drain the sources ended event time already:
+  // every later record would be late. The attempt starts over from consistent state instead.
+  if (request.stop_mode == StopMode::kDrain && request.location.empty() &&
+      job.state == JobState::kRunning)
+    FailAttempt(job,
+                "stop with savepoint --drain failed (" + reason +
+                    "); its sources had ended event time, so the job restarts from its latest "
+                    "completed checkpoint",
+                "", "");
 }
 
 void JobManagerCore::DiscardLateWrite(JobRecord& job, int64_t id) {
@@ -236,21 +312,28 @@ void JobManagerCore::NotifyCheckpoint(JobRecord& job, int64_t id, bool completed
 }
 
 // A completed savepoint is copied out of the job's checkpoints into the user's directory, where
-// it outlives the job (and retention); stop-with-savepoint then cancels the job.
+// it outlives the job (and retention); savepoint-and-cancel then cancels the job.
 void JobManagerCore::FinishSavepoint(JobRecord& job, int64_t id, const std::string& target) {
+  if (!WriteSavepoint(job, id, target)) return;
+  SavepointRequest& request = job.checkpoints.savepoints[id];
+  request.status = "COMPLETED";
+  if (request.mode == SavepointRequest::Mode::kCancelJob && job.state == JobState::kRunning)
+    CancelJob(job.id);
+}
+
+bool JobManagerCore::WriteSavepoint(JobRecord& job, int64_t id, const std::string& target) {
   SavepointRequest& request = job.checkpoints.savepoints[id];
   try {
     checkpoint_storage_->WriteSavepoint(job.id, CheckpointId(id), target);
-    request.status = "COMPLETED";
-    request.location = target;
-    spdlog::info("job manager: job {} savepoint {} written to {}", job.id, id, target);
   } catch (const std::exception& e) {
     request.status = "FAILED";
-    request.failure = e.what();
+    request.failure = std::string("the savepoint cannot be written to ") + target + ": " + e.what();
     spdlog::warn("job manager: job {} savepoint {} cannot be written to {}: {}", job.id, id, target, e.what());
-    return;
+    return false;
   }
-  if (request.cancel_job && job.state == JobState::kRunning) CancelJob(job.id);
+  request.location = target;
+  spdlog::info("job manager: job {} savepoint {} written to {}", job.id, id, target);
+  return true;
 }
 
 void JobManagerCore::RecordHistory(JobRecord& job, CheckpointStats stats) {

@@ -110,6 +110,10 @@ struct TriggerCheckpoint {
   checkpointId @2 :Int64;
   timestamp @3 :Int64;
   savepoint @4 :Bool;  # a user-triggered savepoint (CheckpointKind::kSavepoint)
+  # Stop with savepoint (CheckpointKind::kSynchronousSavepoint; `savepoint` is set too): the
+  # sources emit nothing after the barrier and the tasks end once it completed.
+  synchronous @5 :Bool;
+  drain @6 :Bool;  # synchronous only: the final watermark before the barrier (StopMode::kDrain)
 }
 
 struct AcknowledgeCheckpoint {

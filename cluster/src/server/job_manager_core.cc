@@ -650,6 +650,7 @@ void JobManagerCore::FailAttempt(JobRecord& job, const std::string& message,
   job.exceptions.push_back({NowMillis(), message, task, location});
   if (job.exceptions.size() > 64) job.exceptions.erase(job.exceptions.begin());
   job.state = JobState::kFailing;
+  EndStop(job, "a subtask failed while the job stopped: " + message);
   AbortPendingCheckpoints(job, "the attempt failed");
   CancelAttempt(job, "another subtask failed: " + message);
   MaybeConcludeAttempt(job);
@@ -699,8 +700,19 @@ void JobManagerCore::MaybeConcludeAttempt(JobRecord& job) {
 }
 
 void JobManagerCore::Conclude(JobRecord& job, JobState state) {
-  AbortPendingCheckpoints(job, std::string("the job is ") + JobStateName(state));
+  // The state first: what the aborts below decide must see a job that no longer runs.
   job.state = state;
+  AbortPendingCheckpoints(job, std::string("the job is ") + JobStateName(state));
+  if (job.checkpoints.stopping) {
+    SavepointRequest& request = job.checkpoints.savepoints[*job.checkpoints.stopping];
+    if (state == JobState::kFinished && !request.location.empty()) {
+      // Every task ended after the savepoint completed: the stop is done.
+      request.status = "COMPLETED";
+      job.checkpoints.stopping.reset();
+    } else {
+      EndStop(job, std::string("the job ended ") + JobStateName(state));
+    }
+  }
   job.end_time = NowMillis();
   ++job.timer_generation;
   Persist(job);

@@ -91,12 +91,19 @@ struct CheckpointStats {
   std::string failure;
 };
 
-// A user's savepoint request (REST POST /jobs/{id}/savepoints), kept for its status.
+// A user's savepoint request, kept for its status (REST GET /jobs/{id}/savepoints/{rid}):
+//   kSavepoint   POST /jobs/{id}/savepoints: COMPLETED once written to the target directory.
+//   kCancelJob   the same with "cancel-job": then the job is cancelled (it ends CANCELED).
+//   kStop        POST /jobs/{id}/stop (stop-with-savepoint, a synchronous savepoint):
+//                COMPLETED once written and every task ended, the job FINISHED; FAILED if the
+//                savepoint failed (the job keeps running) or the job ended otherwise.
 struct SavepointRequest {
+  enum class Mode { kSavepoint, kCancelJob, kStop };
   std::string target_directory;
-  bool cancel_job = false;  // stop with savepoint
+  Mode mode = Mode::kSavepoint;
+  StopMode stop_mode = StopMode::kNoDrain;  // kStop only
   std::string status = "IN_PROGRESS";  // IN_PROGRESS, COMPLETED, FAILED
-  std::string location;
+  std::string location;  // set once the savepoint is written
   std::string failure;
 };
 
@@ -117,6 +124,9 @@ struct JobCheckpoints {
   std::deque<CheckpointStats> history;  // newest last, bounded
   SteadyTime last_end{};
   std::map<int64_t, SavepointRequest> savepoints;  // by checkpoint id
+  // The synchronous savepoint of a stop in progress (its request in `savepoints`): no periodic
+  // checkpoint and no other savepoint is triggered until the stop ended, either way.
+  std::optional<int64_t> stopping;
 };
 
 struct JobRecord {
@@ -198,10 +208,16 @@ class JobManagerCore {
                      const std::string& savepoint = "");
   // Runs a job whose code is linked into this process (in_process_jobs.h); returns its id.
   std::string RunInProcess(const JobEntry& entry, const JobArgs& args, int parallelism);
-  // Takes a savepoint into `target_directory` (and then cancels the job, for stop-with-
-  // savepoint); returns its request id. Throws RequestError.
+  // Takes a savepoint into `target_directory` (and then cancels the job if `cancel_job`);
+  // returns its request id. Throws RequestError.
   int64_t TriggerSavepoint(const std::string& job_id, const std::string& target_directory,
                            bool cancel_job);
+  // Stop with savepoint (checkpoint_coordinator.cc): a synchronous savepoint into
+  // `target_directory`, after which the job ends FINISHED; returns its request id. If it fails
+  // the job keeps running (with kDrain, whose sources already ended event time, it restarts
+  // from its latest completed checkpoint). Throws RequestError.
+  int64_t StopWithSavepoint(const std::string& job_id, const std::string& target_directory,
+                            StopMode stop_mode);
   void CancelJob(const std::string& job_id);
 
   const std::map<std::string, std::unique_ptr<JobRecord>>& jobs() const { return jobs_; }
@@ -255,11 +271,22 @@ class JobManagerCore {
   // Saves what recovery needs of a job (no-op for jobs linked into this process).
   void Persist(const JobRecord& job);
   void CheckpointTick(const std::string& job_id, uint64_t generation);
-  // Returns the new checkpoint's id.
-  int64_t TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target = std::nullopt);
+  // Returns the new checkpoint's id. `kind` is kCheckpoint without a savepoint target.
+  int64_t TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target = std::nullopt,
+                            CheckpointKind kind = CheckpointKind::kCheckpoint,
+                            StopMode stop_mode = StopMode::kNoDrain);
+  // The job a savepoint request names, checked: running with every subtask, not stopping, an
+  // absolute and empty target directory. Throws RequestError.
+  JobRecord& SavepointableJob(const std::string& job_id, const std::string& target_directory);
+  // The stop in progress ended without the job finishing: its request fails with `reason`
+  // (unless it failed already) and periodic checkpoints go on.
+  void EndStop(JobRecord& job, const std::string& reason);
   void CompleteCheckpoint(JobRecord& job, int64_t id);
   void FailCheckpoint(JobRecord& job, int64_t id, const std::string& reason);
   void FinishSavepoint(JobRecord& job, int64_t id, const std::string& target);
+  // Copies completed savepoint `id` into `target` and sets its request's location; on failure
+  // the request is FAILED and false returned.
+  bool WriteSavepoint(JobRecord& job, int64_t id, const std::string& target);
   void DiscardLateWrite(JobRecord& job, int64_t id);
   void NotifyCheckpoint(JobRecord& job, int64_t id, bool completed);
   void RecordHistory(JobRecord& job, CheckpointStats stats);

@@ -417,6 +417,28 @@ void RegisterRestApi(http::HttpServer& server, JobManagerCore& core, SerialExecu
     });
   }, {.mutating = true});
 
+  // Flink's stop-with-savepoint: POST {"targetDirectory": DIR, "drain": bool} -> request id, its
+  // status at GET .../savepoints/{request id}: COMPLETED once the savepoint is written and the
+  // job FINISHED, FAILED if the savepoint failed (the job keeps running) or the job ended
+  // otherwise.
+  server.Route("POST", "/jobs/{id}/stop", [&](const Request& request) {
+    return OnCore(executor, [&] {
+      const json::value body = ParseBody(request);
+      std::string target;
+      bool drain = false;
+      try {
+        const auto& object = body.as_object();
+        if (auto* t = object.if_contains("targetDirectory")) target = std::string(t->as_string());
+        if (auto* d = object.if_contains("drain")) drain = d->as_bool();
+      } catch (const std::exception& e) {
+        throw RequestError(400, std::string("bad stop request: ") + e.what());
+      }
+      const int64_t id = core.StopWithSavepoint(request.params.at("id"), target,
+                                                drain ? StopMode::kDrain : StopMode::kNoDrain);
+      return Response::Json(json::object{{"request-id", std::to_string(id)}}, 202);
+    });
+  }, {.mutating = true});
+
   server.Route("GET", "/jobs/{id}/savepoints/{rid}", [&](const Request& request) {
     return OnCore(executor, [&] {
       const JobRecord& job = core.job(request.params.at("id"));

@@ -360,10 +360,13 @@ class TaskManager::Impl final : public rpc::RpcHandler {
         auto it = deployments_.find({t.getJobId(), t.getAttempt()});
         if (it == deployments_.end()) return;
         // Source tasks take the checkpoint and emit its barrier; the others ignore the call.
+        const CheckpointKind kind = t.getSynchronous() ? CheckpointKind::kSynchronousSavepoint
+                                    : t.getSavepoint() ? CheckpointKind::kSavepoint
+                                                       : CheckpointKind::kCheckpoint;
+        const StopMode stop_mode = t.getDrain() ? StopMode::kDrain : StopMode::kNoDrain;
         for (size_t i = 0; i < it->second->subtasks.size(); ++i)
-          it->second->tasks->task(i).TriggerCheckpoint(
-              CheckpointId(t.getCheckpointId()), t.getTimestamp(),
-              t.getSavepoint() ? CheckpointKind::kSavepoint : CheckpointKind::kCheckpoint);
+          it->second->tasks->task(i).TriggerCheckpoint(CheckpointId(t.getCheckpointId()),
+                                                       t.getTimestamp(), kind, stop_mode);
         return;
       }
       case control::ControlMessage::NOTIFY_CHECKPOINT: {

@@ -298,6 +298,78 @@ TEST_F(RestApiTest, CheckpointsThatTimeOutAreAbortedAndDiscarded) {
   client_->Patch("/jobs/" + id);
 }
 
+// Polls a savepoint request until it is no longer IN_PROGRESS; returns the last answer.
+json::object AwaitSavepoint(http::HttpClient& client, const std::string& job, const std::string& request) {
+  json::object answer;
+  for (int i = 0; i < 600; ++i) {
+    auto result = client.Get("/jobs/" + job + "/savepoints/" + request);
+    EXPECT_EQ(result.status, 200) << result.body;
+    answer = json::parse(result.body).as_object();
+    if (answer.at("status").as_object().at("id").as_string() != "IN_PROGRESS") break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return answer;
+}
+
+// Flink's stop-with-savepoint: POST /jobs/{id}/stop {"targetDirectory", "drain"} answers a
+// request id; its status reads COMPLETED once the savepoint is written and the job FINISHED.
+// A savepoint that cannot be written fails the request and leaves the job running. Malformed
+// requests are 4xx and change nothing.
+TEST_F(RestApiTest, StopWithSavepointEndsTheJobFinished) {
+  const std::string id = SubmitJob(5'000, {"--checkpoint-interval", "200"});
+  for (int i = 0; i < 400 && GetJson("/jobs/" + id).at("state").as_string() != "RUNNING"; ++i)
+    std::this_thread::sleep_for(25ms);
+  for (int i = 0; i < 400; ++i) {  // every subtask running: a savepoint needs them all
+    bool all_running = true;
+    const auto job = GetJson("/jobs/" + id);
+    for (const auto& v : job.at("vertices").as_array())
+      all_running = all_running && v.as_object().at("status").as_string() == "RUNNING";
+    if (all_running) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  const std::string stop = "/jobs/" + id + "/stop";
+  EXPECT_EQ(client_->Post(stop, "{not json").status, 400);
+  EXPECT_EQ(client_->Post(stop, "{}").status, 400);  // no target directory
+  EXPECT_EQ(client_->Post(stop, R"({"targetDirectory":"relative/dir"})").status, 400);
+  EXPECT_EQ(client_->Post(stop, R"({"targetDirectory":7})").status, 400);
+  EXPECT_EQ(client_->Post(stop, R"({"targetDirectory":"/tmp/x","drain":"yes"})").status, 400);
+  EXPECT_EQ(client_->Post("/jobs/nope/stop", R"({"targetDirectory":"/tmp/x"})").status, 404);
+  http::HttpClient anonymous("127.0.0.1", jobmanager_->rest_port());
+  EXPECT_EQ(anonymous.Post(stop, R"({"targetDirectory":"/tmp/x"})").status, 401);
+  EXPECT_EQ(GetJson("/jobs/" + id).at("state").as_string(), "RUNNING");
+
+  // Not writable (below a regular file): the request fails, the job keeps running.
+  std::ofstream(dir_ / "blocker") << "a file";
+  auto failing = client_->Post(
+      stop, json::serialize(json::object{{"targetDirectory", (dir_ / "blocker" / "sp").string()}}));
+  ASSERT_EQ(failing.status, 202) << failing.body;
+  const std::string failing_id(json::parse(failing.body).as_object().at("request-id").as_string());
+  auto failed = AwaitSavepoint(*client_, id, failing_id);
+  EXPECT_EQ(failed.at("status").as_object().at("id").as_string(), "FAILED") << json::serialize(failed);
+  EXPECT_NE(json::serialize(failed).find("cannot be written"), std::string::npos) << json::serialize(failed);
+  EXPECT_EQ(GetJson("/jobs/" + id).at("state").as_string(), "RUNNING");
+
+  const auto target = dir_ / "savepoint";
+  auto accepted = client_->Post(
+      stop, json::serialize(json::object{{"targetDirectory", target.string()}, {"drain", false}}));
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  const std::string request(json::parse(accepted.body).as_object().at("request-id").as_string());
+  // One stop at a time; nor a savepoint meanwhile (or, if the stop was quick, the job ended).
+  EXPECT_EQ(client_->Post(stop, json::serialize(json::object{{"targetDirectory", (dir_ / "other").string()}})).status,
+            409);
+  auto done = AwaitSavepoint(*client_, id, request);
+  ASSERT_EQ(done.at("status").as_object().at("id").as_string(), "COMPLETED") << json::serialize(done);
+  EXPECT_EQ(done.at("operation").as_object().at("location").as_string(), target.string());
+  EXPECT_TRUE(std::filesystem::exists(target));
+  auto job = GetJson("/jobs/" + id);
+  EXPECT_EQ(job.at("state").as_string(), "FINISHED") << json::serialize(job);
+  for (const auto& v : job.at("vertices").as_array())
+    EXPECT_EQ(v.as_object().at("status").as_string(), "FINISHED") << json::serialize(v);
+  // A job that ended cannot stop again.
+  EXPECT_EQ(client_->Post(stop, json::serialize(json::object{{"targetDirectory", (dir_ / "again").string()}})).status,
+            409);
+}
+
 // Debian's promtool (scripts/setup.sh installs it) is the reference parser and linter of the
 // Prometheus text format.
 std::string Promtool(const std::string& metrics, int* exit_code) {
