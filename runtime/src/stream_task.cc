@@ -278,8 +278,8 @@ bool StreamTask::TriggerCheckpoint(CheckpointId id, Timestamp timestamp, Checkpo
     if (barrier_handler_) return;  // barriers come in-band
     if (stopping_at_) {
       // Its barrier would follow the savepoint's, after which this source emits nothing.
-      return Decline(id, "the source is stopping with savepoint " +
-                             std::to_string(stopping_at_->value()));
+      return Decline(
+          id, "the source is stopping with savepoint " + std::to_string(stopping_at_->value()));
     }
     if (kind == CheckpointKind::kSynchronousSavepoint && stop_mode == StopMode::kDrain) {
       // The head is the source: its watermark goes down the chain as at the end of a bounded

@@ -73,7 +73,8 @@ JobRecord& JobManagerCore::SavepointableJob(const std::string& job_id,
   if (target_directory.empty() || target_directory.front() != '/')
     throw RequestError(400, "a savepoint needs an absolute target directory");
   std::error_code error;
-  if (std::filesystem::exists(target_directory, error) && !std::filesystem::is_empty(target_directory, error))
+  if (std::filesystem::exists(target_directory, error) &&
+      !std::filesystem::is_empty(target_directory, error))
     throw RequestError(409, "the savepoint directory " + target_directory + " is not empty");
   const bool all_running = std::all_of(job.subtasks.begin(), job.subtasks.end(), [](const auto& e) {
     return e.second.status == SubtaskStatus::kRunning;
@@ -93,7 +94,8 @@ int64_t JobManagerCore::TriggerSavepoint(const std::string& job_id,
   const int64_t id = TriggerCheckpoint(job, target_directory, CheckpointKind::kSavepoint);
   SavepointRequest& request = job.checkpoints.savepoints[id];
   request.target_directory = target_directory;
-  request.mode = cancel_job ? SavepointRequest::Mode::kCancelJob : SavepointRequest::Mode::kSavepoint;
+  request.mode =
+      cancel_job ? SavepointRequest::Mode::kCancelJob : SavepointRequest::Mode::kSavepoint;
   return id;
 }
 
@@ -112,7 +114,8 @@ int64_t JobManagerCore::StopWithSavepoint(const std::string& job_id,
   return id;
 }
 
-int64_t JobManagerCore::TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target,
+int64_t JobManagerCore::TriggerCheckpoint(JobRecord& job,
+                                          std::optional<std::string> savepoint_target,
                                           CheckpointKind kind, StopMode stop_mode) {
   BROOK_CHECK(savepoint_target.has_value() == (kind != CheckpointKind::kCheckpoint),
               "savepoints, and only they, have a target directory");

@@ -103,7 +103,7 @@ struct SavepointRequest {
   Mode mode = Mode::kSavepoint;
   StopMode stop_mode = StopMode::kNoDrain;  // kStop only
   std::string status = "IN_PROGRESS";  // IN_PROGRESS, COMPLETED, FAILED
-  std::string location;  // set once the savepoint is written
+  std::string location;                // set once the savepoint is written
   std::string failure;
 };
 
@@ -272,7 +272,8 @@ class JobManagerCore {
   void Persist(const JobRecord& job);
   void CheckpointTick(const std::string& job_id, uint64_t generation);
   // Returns the new checkpoint's id. `kind` is kCheckpoint without a savepoint target.
-  int64_t TriggerCheckpoint(JobRecord& job, std::optional<std::string> savepoint_target = std::nullopt,
+  int64_t TriggerCheckpoint(JobRecord& job,
+                            std::optional<std::string> savepoint_target = std::nullopt,
                             CheckpointKind kind = CheckpointKind::kCheckpoint,
                             StopMode stop_mode = StopMode::kNoDrain);
   // The job a savepoint request names, checked: running with every subtask, not stopping, an

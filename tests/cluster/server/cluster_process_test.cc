@@ -456,7 +456,8 @@ TEST(ClusterProcesses, StopWithDrainFiresThePendingWindows) {
     ASSERT_EQ(submit.exit_code, 0) << submit.output << cluster.Logs();
     const std::string id = JobIdFrom(submit.output);
     const size_t before = ReadOutput(output).size();
-    ASSERT_TRUE(WaitFor([&] { return ReadOutput(output).size() > before + 3'000; }, 60s)) << cluster.Logs();
+    ASSERT_TRUE(WaitFor([&] { return ReadOutput(output).size() > before + 3'000; }, 60s))
+        << cluster.Logs();
     savepoint = (cluster.dir() / (round.drain ? "drained" : "savepoint")).string();
     std::vector<std::string> stop_args = {"stop", "--savepoint", savepoint, id};
     if (round.drain) stop_args.insert(stop_args.begin() + 1, "--drain");
@@ -514,10 +515,15 @@ TEST(ClusterProcesses, AFailedStopLeavesTheJobRunning) {
   const int64_t completed = FirstNumber(cluster.Get("/jobs/" + id + "/checkpoints"), "completed");
   const size_t lines = ReadOutput(output).size();
   ASSERT_TRUE(WaitFor([&] { return ReadOutput(output).size() > lines + 1'000; }, 30s))
-      << "the job did not carry on after the failed stop\n" << cluster.Logs();
-  ASSERT_TRUE(WaitFor([&] {
-    return FirstNumber(cluster.Get("/jobs/" + id + "/checkpoints"), "completed") > completed + 1;
-  }, 30s)) << "periodic checkpoints did not resume: " << cluster.Get("/jobs/" + id + "/checkpoints");
+      << "the job did not carry on after the failed stop\n"
+      << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return FirstNumber(cluster.Get("/jobs/" + id + "/checkpoints"), "completed") >
+               completed + 1;
+      },
+      30s))
+      << "periodic checkpoints did not resume: " << cluster.Get("/jobs/" + id + "/checkpoints");
 
   const std::string savepoint = (cluster.dir() / "savepoint").string();
   const auto stop = cluster.Brook({"stop", "--savepoint", savepoint, id});
@@ -532,7 +538,8 @@ TEST(ClusterProcesses, AFailedStopLeavesTheJobRunning) {
   ASSERT_EQ(last.exit_code, 0) << last.output << cluster.Logs();
   const auto got = ReadOutput(output);
   EXPECT_EQ(got.size(), ExpectedCounts(events, keys).size());
-  EXPECT_TRUE(got == ExpectedCounts(events, keys)) << "the committed output differs from the uninterrupted run's";
+  EXPECT_TRUE(got == ExpectedCounts(events, keys))
+      << "the committed output differs from the uninterrupted run's";
 }
 
 TEST(ClusterProcesses, ExactlyOnceThroughTaskManagerAndJobManagerKillsAligned) { RunChaos(false); }

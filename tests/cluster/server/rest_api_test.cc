@@ -370,6 +370,40 @@ TEST_F(RestApiTest, StopWithSavepointEndsTheJobFinished) {
             409);
 }
 
+// A failed stop with --drain cannot leave the job running as it was: its sources ended event
+// time before the barrier, so every later record would be late. The attempt fails and the job
+// restarts (by its restart strategy) from its latest completed checkpoint.
+TEST_F(RestApiTest, AFailedStopWithDrainRestartsTheJob) {
+  const std::string id = SubmitJob(5'000, {"--checkpoint-interval", "200"});
+  for (int i = 0; i < 400; ++i) {
+    const auto job = GetJson("/jobs/" + id);
+    bool all_running = job.at("state").as_string() == "RUNNING";
+    for (const auto& v : job.at("vertices").as_array())
+      all_running = all_running && v.as_object().at("status").as_string() == "RUNNING";
+    if (all_running) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  std::ofstream(dir_ / "blocker") << "a file";
+  auto accepted = client_->Post(
+      "/jobs/" + id + "/stop",
+      json::serialize(json::object{{"targetDirectory", (dir_ / "blocker" / "sp").string()}, {"drain", true}}));
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  const std::string request(json::parse(accepted.body).as_object().at("request-id").as_string());
+  auto failed = AwaitSavepoint(*client_, id, request);
+  EXPECT_EQ(failed.at("status").as_object().at("id").as_string(), "FAILED") << json::serialize(failed);
+  json::object job;
+  for (int i = 0; i < 400; ++i) {
+    job = GetJson("/jobs/" + id);
+    if (job.at("restarts").as_int64() >= 1 && job.at("state").as_string() == "RUNNING") break;
+    std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_GE(job.at("restarts").as_int64(), 1) << json::serialize(job);
+  EXPECT_EQ(job.at("state").as_string(), "RUNNING") << json::serialize(job);
+  const auto exceptions = json::serialize(GetJson("/jobs/" + id + "/exceptions"));
+  EXPECT_NE(exceptions.find("--drain failed"), std::string::npos) << exceptions;
+  client_->Patch("/jobs/" + id);
+}
+
 // Debian's promtool (scripts/setup.sh installs it) is the reference parser and linter of the
 // Prometheus text format.
 std::string Promtool(const std::string& metrics, int* exit_code) {

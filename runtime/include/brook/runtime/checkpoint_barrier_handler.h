@@ -90,7 +90,10 @@ class CheckpointBarrierHandler {
  private:
   void Start(const CheckpointBarrier& barrier);
   // Whether the pending checkpoint blocks the channels that delivered its barrier.
-  bool PendingAligns() const { return mode_ == CheckpointingMode::kAligned || (mode_ == CheckpointingMode::kUnaligned && !pending_unaligned_); }
+  bool PendingAligns() const {
+    return mode_ == CheckpointingMode::kAligned ||
+           (mode_ == CheckpointingMode::kUnaligned && !pending_unaligned_);
+  }
   void CompleteIfAllArrived();
   void Reset();
 
