@@ -83,6 +83,11 @@ std::vector<MetricEntry> MetricRegistry::Snapshot() const {
   return entries_;
 }
 
+void MetricRegistry::ForEach(const std::function<void(const MetricEntry&)>& fn) const {
+  std::lock_guard lock(mutex_);
+  for (const MetricEntry& entry : entries_) fn(entry);
+}
+
 void TaskIoMetrics::RegisterIn(MetricRegistry& registry, const MetricLabels& labels) const {
   // Replaces an entry with the same name and labels: a restarted task reports its new counters.
   auto add = [&](const char* name, auto metric) { registry.Register(name, labels, metric); };

@@ -211,7 +211,9 @@ std::pair<std::string, double> InBaseUnit(const std::string& name) {
 std::string RegistryPrometheusText(const MetricRegistry& registry, const ProcessStats& process) {
   PrometheusText text;
   text.Process("brook_taskmanager", process);
-  for (const MetricEntry& entry : registry.Snapshot()) {
+  // In place, under the registry's lock: a job's metrics may be removed meanwhile, and must not
+  // outlive that here (its library, which made some of them, is unloaded next).
+  registry.ForEach([&](const MetricEntry& entry) {
     const auto [base_name, scale] = InBaseUnit(entry.name);
     const std::string name = "brook_" + SanitizeName(base_name);
     const PrometheusText::Labels labels(entry.labels.begin(), entry.labels.end());
@@ -232,7 +234,7 @@ std::string RegistryPrometheusText(const MetricRegistry& registry, const Process
       for (int i = 0; i < Histogram::kBuckets; ++i) buckets[size_t(i)] = h.BucketCount(i);
       text.HistogramSamples(name, labels, buckets, count, double(h.sum()) * scale, scale);
     }
-  }
+  });
   return text.str();
 }
 

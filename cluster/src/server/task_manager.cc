@@ -203,6 +203,8 @@ class TaskManager::Impl final : public rpc::RpcHandler {
         executor_.Call([this] { return std::move(deployments_); });
     // Snapshots in flight finish first: they answer through the deployments' responders.
     snapshots_.Stop();
+    // Their metrics first: some were made by the job's library, which the deployments unload.
+    for (const auto& [key, deployment] : deployments) RemoveMetrics(deployment->plan);
     deployments.clear();
     if (client_) client_->Stop();
     if (metrics_server_) metrics_server_->Stop();
@@ -501,6 +503,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
             executor_.Post([this, key, raw, index, end, error] { OnSubtaskEnded(key, raw, index, end, error); });
           });
     } catch (const std::exception& e) {
+      RemoveMetrics(plan);  // of the subtasks deployed before the failure
       ReportDeploymentFailure(plan, std::string("deployment failed: ") + e.what());
       return;
     }
@@ -589,7 +592,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
       spdlog::warn("task manager {}: job {} attempt {}: {}", id_, d.plan.job_id, d.plan.attempt, error);
     ReportState(d.plan, vertex, subtask, ToWire(end), error, &d.tasks->task(index).metrics());
     if (++d.ended < d.subtasks.size()) return;
-    metrics_.RemoveMatching({{"job_id", d.plan.job_id + "-" + std::to_string(d.plan.attempt)}});
+    RemoveMetrics(d.plan);
     // Every thread has ended: join and free them off this map (quick: they returned).
     std::unique_ptr<Deployment> done = std::move(it->second);
     deployments_.erase(it);
@@ -657,6 +660,12 @@ class TaskManager::Impl final : public rpc::RpcHandler {
     s.setError(error);
     if (metrics) FillMetrics(s.initMetrics(), plan, vertex, subtask, *metrics);
     connection_->Send(message);
+  }
+
+  // A deployment's metrics, removed before the deployment (and maybe its job's library, which
+  // made some of them) goes.
+  void RemoveMetrics(const DeploymentPlan& plan) {
+    metrics_.RemoveMatching({{"job_id", plan.job_id + "-" + std::to_string(plan.attempt)}});
   }
 
   void ReportDeploymentFailure(const DeploymentPlan& plan, const std::string& error) {

@@ -320,6 +320,33 @@ TEST(ClusterProcesses, CancelStopsARunningJob) {
   EXPECT_TRUE(WaitFor([&] { return cluster.Get("/overview").find("\"slots-available\":2") != std::string::npos; }, 10s));
 }
 
+// The cluster's metrics.latency.interval applies to a job that leaves its own interval unset:
+// its sinks fill latency histograms, on the REST API and in the job manager's /metrics.
+TEST(ClusterProcesses, TheClusterLatencyIntervalAppliesToJobsWithoutTheirOwn) {
+  ProcessCluster cluster({"metrics.latency.interval=20ms"});
+  cluster.AddTaskManager(2);
+  cluster.WaitForTaskManagers(1);
+  const auto output = cluster.dir() / "out";
+  std::filesystem::create_directories(output);
+  auto args = RunArgs(output, 1'000'000, 10, 2, 2'000);  // no --latency-interval
+  args.insert(args.begin() + 1, "--detached");
+  const auto submit = cluster.Brook(args);
+  ASSERT_EQ(submit.exit_code, 0) << submit.output << cluster.Logs();
+  const std::string id = JobIdFrom(submit.output);
+  std::string vertex;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        vertex = cluster.Get("/jobs/" + id + "/vertices/1");
+        return FirstNumber(vertex, "count") > 0;  // the first "count" is a latency entry's
+      },
+      30s))
+      << vertex << cluster.Logs();
+  EXPECT_NE(vertex.find("\"source-id\""), std::string::npos) << vertex;
+  const std::string metrics = cluster.Get("/metrics");
+  EXPECT_NE(metrics.find("brook_task_latency_seconds_count{"), std::string::npos) << metrics;
+  cluster.Brook({"cancel", id});
+}
+
 // Exactly-once across process deaths: a keyed count with checkpoints and a two-phase-commit
 // file sink; task managers are killed with SIGKILL twice during the run and replaced, then the
 // job manager is killed and restarted (it recovers the job from its own LMDB); the committed

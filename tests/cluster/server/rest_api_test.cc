@@ -450,6 +450,22 @@ TEST_F(RestApiTest, PromtoolAcceptsTheJobManagersAndTaskManagersMetrics) {
   client_->Patch("/jobs/" + id);
 }
 
+// Metrics a job library made (its sinks' latency histograms) are gone from the task manager's
+// registry before the library is unloaded: stopping a task manager under a running job must
+// not release them later, through code that is no longer mapped.
+TEST_F(RestApiTest, ATaskManagerStopsCleanlyUnderARunningLatencyTrackedJob) {
+  const std::string id = SubmitJob(20'000, {"--latency-interval", "5"});
+  http::HttpClient tm("127.0.0.1", taskmanager_->metrics_port());
+  std::string metrics;
+  for (int i = 0; i < 200 && MetricSum(metrics, "brook_latency_seconds_count") == 0; ++i) {
+    std::this_thread::sleep_for(25ms);
+    metrics = tm.Get("/metrics").body;
+  }
+  ASSERT_GT(MetricSum(metrics, "brook_latency_seconds_count"), 0) << metrics;
+  taskmanager_.reset();  // the job still runs: the task manager cancels and unloads it
+  EXPECT_EQ(GetJson("/jobs/" + id).at("jid").as_string(), id);
+}
+
 // Subtasks on two task managers exchange records over the network: the producers count bytes
 // out and the consumers bytes in; queue usage is reported in [0, 1]; with latency tracking on,
 // the sinks' latency histograms fill, on the REST API and in both /metrics.

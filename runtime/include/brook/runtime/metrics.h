@@ -95,7 +95,12 @@ class MetricRegistry {
   void Register(const std::string& name, const MetricLabels& labels, MetricEntry::Metric metric);
   // Drops every metric whose labels include all of `labels` (a finished task's, say).
   void RemoveMatching(const MetricLabels& labels);
+  // Copies: the copies keep the metrics alive, so not for metrics that a job library made
+  // (those must be gone before it is unloaded); ForEach reads in place.
   std::vector<MetricEntry> Snapshot() const;
+  // Calls fn on each entry under the registry's lock: a removal waits until fn returns, so no
+  // reader holds a removed metric. fn must not call back into the registry.
+  void ForEach(const std::function<void(const MetricEntry&)>& fn) const;
 
  private:
   template <typename M, typename... Args>
