@@ -117,17 +117,24 @@ class BufferWriter {
   // Unsigned LEB128: 7 bits per byte, low bits first, high bit set on all but the last byte.
   void WriteVarint(uint64_t value) {
     std::byte bytes[kMaxVarintBytes];
-    size_t n = 0;
-    while (value >= 0x80) {
-      bytes[n++] = static_cast<std::byte>((value & 0x7f) | 0x80);
-      value >>= 7;
-    }
-    bytes[n++] = static_cast<std::byte>(value);
-    WriteBytes(bytes, n);
+    WriteBytes(bytes, PutVarint(bytes, value));
   }
   // Zigzag-encoded so that small negative numbers stay short.
-  void WriteSignedVarint(int64_t value) {
-    WriteVarint((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
+  void WriteSignedVarint(int64_t value) { WriteVarint(ZigZag(value)); }
+
+  // The encodings above written straight to `out`, which has room for kMaxVarintBytes; returns
+  // the bytes written. For encoders that write through a pointer into room made beforehand.
+  static size_t PutVarint(std::byte* out, uint64_t value) {
+    size_t n = 0;
+    while (value >= 0x80) {
+      out[n++] = static_cast<std::byte>((value & 0x7f) | 0x80);
+      value >>= 7;
+    }
+    out[n++] = static_cast<std::byte>(value);
+    return n;
+  }
+  static uint64_t ZigZag(int64_t value) {
+    return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
   }
 
   size_t size() const { return out_->size(); }

@@ -19,6 +19,7 @@
 // consumer thread (Poll, Recycle) on the receiver; Cancel() and accessors from any thread.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -93,17 +94,36 @@ class NetworkChannelSender final : public ChannelBase, public ChannelSender<T> {
       std::vector<std::byte>& buffer = channel_->buffer(lock);
       const size_t header = buffer.size();
       buffer.resize(header + network::kRecordsHeaderBytes);
-      BufferWriter writer(buffer);
       uint64_t previous = uint64_t(kNoTimestamp);
       uint32_t count = 0;
-      do {
-        const StreamRecord<T>& record = batch.records[i++];
-        const uint64_t timestamp = uint64_t(record.timestamp);
-        writer.WriteSignedVarint(int64_t(timestamp - previous));  // wraps; decoder wraps back
-        previous = timestamp;
-        Serde<T>::Write(writer, record.value);
-        ++count;
-      } while (i < n && buffer.size() < limit);
+      if constexpr (detail::IsRawBytes<T>()) {
+        // Records of one size: written through a pointer into room made once per buffer (for
+        // the record that crosses the limit too), not with vector inserts per field.
+        constexpr size_t kMaxRecordBytes = BufferWriter::kMaxVarintBytes + sizeof(T);
+        buffer.resize(std::max(buffer.size(), limit) + kMaxRecordBytes);
+        std::byte* out = buffer.data() + header + network::kRecordsHeaderBytes;
+        std::byte* const full = buffer.data() + limit;
+        do {
+          const StreamRecord<T>& record = batch.records[i++];
+          const uint64_t timestamp = uint64_t(record.timestamp);
+          out += BufferWriter::PutVarint(out, BufferWriter::ZigZag(int64_t(timestamp - previous)));
+          previous = timestamp;
+          std::memcpy(out, &record.value, sizeof(T));
+          out += sizeof(T);
+          ++count;
+        } while (i < n && out < full);
+        buffer.resize(size_t(out - buffer.data()));
+      } else {
+        BufferWriter writer(buffer);
+        do {
+          const StreamRecord<T>& record = batch.records[i++];
+          const uint64_t timestamp = uint64_t(record.timestamp);
+          writer.WriteSignedVarint(int64_t(timestamp - previous));  // wraps; decoder wraps back
+          previous = timestamp;
+          Serde<T>::Write(writer, record.value);
+          ++count;
+        } while (i < n && buffer.size() < limit);
+      }
       buffer[header] = std::byte(network::ElementTag::kRecords);
       std::memcpy(buffer.data() + header + 1, &count, sizeof(count));
       if (buffer.size() >= limit) channel_->SendBuffer(lock, backpressure_ns);
