@@ -65,8 +65,9 @@ int RunWithWebPage(int argc, char** argv, const brook::JobEntry& entry) {
   const brook::JobArgs args(job_args);
   int slots = 1;
   try {
-    for (const auto& v : brook::BuildJobGraph(entry, args, parallelism).vertices())
-      slots = std::max(slots, v.parallelism);
+    // Named: a range-for over a temporary's member would read a destroyed graph (before C++23).
+    const brook::JobGraph graph = brook::BuildJobGraph(entry, args, parallelism);
+    for (const auto& v : graph.vertices()) slots = std::max(slots, v.parallelism);
   } catch (const std::exception& e) {
     std::cerr << "job '" << entry.name << "' could not be built: " << e.what() << "\n";
     return 2;
