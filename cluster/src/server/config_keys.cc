@@ -118,7 +118,7 @@ std::vector<ConfigOption> BrookOptions() {
       {"network.buffer-timeout", kDuration, "100ms",
        "The longest a partly filled buffer waits before it is sent (bounds latency); 0: send "
        "after every record.", kTm},
-      {"network.credits-per-channel", kInt, "8",
+      {"network.credits-per-channel", kInt, "32",
        "Buffers a consumer grants each producer in another task manager (credit-based flow "
        "control). More keep a fast channel busy across the credit round trip; each may hold "
        "one buffer of memory at the consumer.", kTm, 2, 1024},

@@ -41,7 +41,7 @@ struct TaskManagerOptions {
   std::chrono::milliseconds connect_timeout{5000};
   size_t network_buffer_bytes = 32 * 1024;
   std::chrono::milliseconds network_buffer_timeout{100};
-  uint32_t network_credits_per_channel = 8;  // see NetworkOptions::initial_credits
+  uint32_t network_credits_per_channel = 32;  // see NetworkOptions::initial_credits
   size_t channel_capacity = 8;  // batches per local channel
 };
 

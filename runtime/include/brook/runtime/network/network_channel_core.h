@@ -60,7 +60,7 @@ struct ChannelSettings {
   size_t buffer_bytes = 32 * 1024;
   size_t max_payload_bytes = 1 << 20;
   int64_t buffer_timeout_ns = 100'000'000;
-  uint32_t initial_credits = 8;
+  uint32_t initial_credits = 32;  // see NetworkOptions::initial_credits
 };
 
 // Producer side. Threading: LockBuffer/SendBuffer/EndWrite/Flush/MarkFinished on the producer
