@@ -236,6 +236,7 @@ void StreamTask::RestoreChain() {
   for (size_t i = 0; i < operators_.size(); ++i) {
     auto& op = *operators_[i];
     AttributeFailures(op, [&] {
+      registries_[i].InitializeComponents();
       InitializationContext context = registries_[i].MakeInitializationContext();
       op.InitializeState(context);
     });

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -624,6 +625,44 @@ TYPED_TEST(StateBackend, ViewSeesTheStateAtTheBarrierWhileWritesGoOn) {
   second->ForEachEntry([&](const StateEntry& e) { second_read.emplace_back(e.key_group, e.state_name, e.key, e.value); });
   std::sort(second_read.begin(), second_read.end());
   EXPECT_EQ(second_read, now);
+}
+
+// A view costs the heap backend a copy of each key group's table the task writes to while the
+// view holds it; once released (storage does so before its disk sync), writes go in place again
+// and the released view holds nothing.
+TEST(HeapStateBackend, AReleasedViewLetsWritesGoInPlace) {
+  HeapKeyedStateBackend<std::string> backend(kMaxParallelism, kAllKeyGroups);
+  auto& value = backend.GetState(ValueStateDescriptor<int64_t>{"v"});
+  auto write_all = [&](int64_t v) {
+    for (int i = 0; i < 200; ++i) {
+      backend.SetCurrentKey("key-" + std::to_string(i));
+      value.update(v);
+    }
+  };
+  write_all(1);
+  EXPECT_EQ(backend.partition_copies(), 0u);
+  std::shared_ptr<KeyedStateView> view = backend.TakeView();
+  write_all(2);
+  const uint64_t copies = backend.partition_copies();
+  EXPECT_GT(copies, uint64_t(kMaxParallelism) / 2);  // 200 random keys touch most key groups
+  size_t read = 0;
+  view->ForEachEntry([&](const StateEntry& e) {
+    EXPECT_EQ(Deserialize<int64_t>(std::as_bytes(std::span(e.value))), 1);
+    ++read;
+  });
+  EXPECT_EQ(read, 200u);
+  const size_t bytes = view->bytes();
+  view->Release();
+  EXPECT_EQ(view->bytes(), bytes);
+  write_all(3);
+  EXPECT_EQ(backend.partition_copies(), copies);
+  // An unread view held on copies again; the backend's state is the last write.
+  auto second = backend.TakeView();
+  write_all(4);
+  EXPECT_GT(backend.partition_copies(), copies);
+  Entries now = SnapshotOf(backend);
+  for (const auto& [g, name, key, v] : now)
+    EXPECT_EQ(Deserialize<int64_t>(std::as_bytes(std::span(v))), 4);
 }
 
 // Several views at once (checkpoints overlapping): each keeps its own moment.

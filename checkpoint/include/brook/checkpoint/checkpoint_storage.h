@@ -87,7 +87,10 @@ class CheckpointStorage {
 
   // The state subtask `location` restores from the completed checkpoint or savepoint at
   // `directory`, at its (possibly new) parallelism. A vertex absent from the checkpoint gets an
-  // empty snapshot. Throws std::runtime_error if `directory` holds no completed checkpoint, the
+  // empty snapshot. Keyed entries are not loaded here: each operator's keyed_view reads them out
+  // of the checkpoint key group by key group when the restore asks for them (it holds the
+  // checkpoint's environment open meanwhile), so a restore never holds the whole keyed state as
+  // entries. Throws std::runtime_error if `directory` holds no completed checkpoint, the
   // max parallelism differs, or channel state would have to be rescaled.
   TaskSnapshot LoadTaskState(const std::string& directory, const SubtaskLocation& location);
 
@@ -98,6 +101,7 @@ class CheckpointStorage {
 
  private:
   class Environment;
+  class StoredKeyedView;
   // The environment of `directory` (created if `create`), shared with every other user in the
   // process, closed when the last one lets go.
   std::shared_ptr<Environment> EnvironmentAt(const std::string& directory, bool create);

@@ -287,6 +287,7 @@ class HeapStateTable {
     std::shared_ptr<Map>& partition = partitions_[p];
     if (partition.use_count() > 1) {
       partition = std::make_shared<Map>(std::as_const(*partition));
+      backend_.CountPartitionCopy();
       if (p == cleanup_partition_) cleanup_valid_ = false;
     } else {
       // A snapshot that shared the partition has let go (use_count reads 1): its reads happened
