@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -663,6 +664,53 @@ TEST(HeapStateBackend, AReleasedViewLetsWritesGoInPlace) {
   Entries now = SnapshotOf(backend);
   for (const auto& [g, name, key, v] : now)
     EXPECT_EQ(Deserialize<int64_t>(std::as_bytes(std::span(v))), 4);
+}
+
+// Blocks of 2 MiB and more are mapped on their own, 2 MiB-aligned (for huge pages); smaller
+// ones come from operator new. Both hold what is written to them.
+TEST(LargeTableAllocator, MapsBigBlocksAlignedAndSmallOnesFromTheHeap) {
+  LargeTableAllocator<uint64_t> allocator;
+  for (size_t n : {size_t{16}, state_internal::kLargeTableBytes / 8,
+                   state_internal::kLargeTableBytes / 8 * 3 + 5}) {
+    uint64_t* block = allocator.allocate(n);
+    if (n * 8 >= state_internal::kLargeTableBytes)
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % state_internal::kLargeTableBytes, 0u) << n;
+    for (size_t i = 0; i < n; ++i) block[i] = i * 7;
+    for (size_t i = 0; i < n; i += 4099) ASSERT_EQ(block[i], i * 7);
+    EXPECT_EQ(block[n - 1], (n - 1) * 7);
+    allocator.deallocate(block, n);
+  }
+}
+
+// One key group holding many entries: its table is a big block, copied on write under a view;
+// the view reads the state of its moment and the backend its own, through restore too.
+TEST(HeapStateBackend, BigKeyGroupTablesCopyOnWriteAndRestore) {
+  const KeyGroupRange one{0, 0};
+  HeapKeyedStateBackend<int64_t> backend(1, one);
+  auto& value = backend.GetState(ValueStateDescriptor<int64_t>{"v"});
+  constexpr int64_t kKeys = 200'000;  // 200k x 32 bytes per slot: several MiB
+  auto write_all = [&](int64_t times) {
+    for (int64_t k = 0; k < kKeys; ++k) {
+      backend.SetCurrentKey(k);
+      value.update(k * times);
+    }
+  };
+  write_all(1);
+  std::shared_ptr<KeyedStateView> view = backend.TakeView();
+  write_all(2);
+  EXPECT_EQ(backend.partition_copies(), 1u);
+  std::vector<StateEntry> entries;
+  view->ForEachEntry([&](const StateEntry& e) { entries.push_back(e); });
+  ASSERT_EQ(entries.size(), size_t(kKeys));
+  HeapKeyedStateBackend<int64_t> restored(1, one);
+  auto& restored_value = restored.GetState(ValueStateDescriptor<int64_t>{"v"});
+  for (const StateEntry& e : entries) restored.Restore(e);
+  for (int64_t k = 0; k < kKeys; ++k) {
+    backend.SetCurrentKey(k);
+    ASSERT_EQ(value.value(), k * 2);
+    restored.SetCurrentKey(k);
+    ASSERT_EQ(restored_value.value(), k);
+  }
 }
 
 // Several views at once (checkpoints overlapping): each keeps its own moment.
