@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "brook/runtime/ids.h"
+#include "brook/runtime/node_pool_allocator.h"
 #include "brook/runtime/timer_service.h"
 
 namespace brook {
@@ -40,7 +41,8 @@ class KeyedTimerService {
     }
   };
   using FireFn = std::function<void(const Timer&, TimeDomain)>;
-  using TimerSet = std::set<Timer>;
+  // Nodes from a pool per set (NodePoolAllocator): millions of timers are restored and copied.
+  using TimerSet = std::set<Timer, std::less<Timer>, NodePoolAllocator<Timer>>;
   // Both sets as of ShareTimers(); nobody changes them any more.
   struct SharedTimers {
     std::shared_ptr<const TimerSet> event;
