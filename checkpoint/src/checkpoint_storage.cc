@@ -78,7 +78,9 @@ class CheckpointStorage::Environment {
     int rc = mdb_env_create(&env_);
     if (rc != 0) Fail(rc, "creating an environment for " + directory);
     rc = mdb_env_set_mapsize(env_, map_size);
-    if (rc == 0) rc = mdb_env_open(env_, directory.c_str(), MDB_NOTLS | MDB_NORDAHEAD, 0644);
+    // Commits do not sync (Write commits a snapshot in batches); Sync() after each write does.
+    if (rc == 0)
+      rc = mdb_env_open(env_, directory.c_str(), MDB_NOTLS | MDB_NORDAHEAD | MDB_NOSYNC, 0644);
     if (rc != 0) {
       mdb_env_close(env_);
       Fail(rc, "opening " + directory);
@@ -97,7 +99,7 @@ class CheckpointStorage::Environment {
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
 
-  // Writes all pairs in one transaction, synced on commit.
+  // Writes all pairs in one transaction, synced.
   void PutAll(const std::vector<std::pair<std::string, std::string>>& pairs) {
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
@@ -112,49 +114,83 @@ class CheckpointStorage::Environment {
     }
     rc = mdb_txn_commit(txn);
     if (rc != 0) Fail(rc, "committing to " + directory_);
+    Sync();
   }
 
-  // One write transaction's puts (Write() hands one to its function).
+  // Flushes every committed transaction to disk.
+  void Sync() {
+    const int rc = mdb_env_sync(env_, 1);
+    if (rc != 0) Fail(rc, "syncing " + directory_);
+  }
+
+  // The puts of one Write(). Its transaction is committed (without a sync) and a new one begun
+  // whenever kWriteBatchBytes were put (CommitIfLarge): LMDB holds a transaction's dirty pages in
+  // memory until it commits, so one transaction for a whole snapshot would hold another copy of
+  // the state.
   class Writer {
    public:
+    ~Writer() {
+      if (txn_ != nullptr) mdb_txn_abort(txn_);
+    }
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
     void Put(std::string_view key, std::string_view value) {
       MDB_val k = Val(key), v = Val(value);
-      const int rc = mdb_put(txn_, dbi_, &k, &v, 0);
-      if (rc != 0) Fail(rc, "writing to " + directory_);
+      const int rc = mdb_put(txn_, env_.dbi_, &k, &v, 0);
+      if (rc != 0) Fail(rc, "writing to " + env_.directory_);
+      bytes_ += key.size() + value.size();
     }
     // Puts a value of `size` bytes written in place: returns where to write them, valid until
     // the next put. Spares copying a big value once more on its way into LMDB.
     std::byte* Reserve(std::string_view key, size_t size) {
       MDB_val k = Val(key), v{size, nullptr};
-      const int rc = mdb_put(txn_, dbi_, &k, &v, MDB_RESERVE);
-      if (rc != 0) Fail(rc, "writing to " + directory_);
+      const int rc = mdb_put(txn_, env_.dbi_, &k, &v, MDB_RESERVE);
+      if (rc != 0) Fail(rc, "writing to " + env_.directory_);
+      bytes_ += key.size() + size;
       return static_cast<std::byte*>(v.mv_data);
+    }
+    // Commits what was put so far if that is kWriteBatchBytes or more. Invalidates Reserve's
+    // pointers.
+    void CommitIfLarge() {
+      if (bytes_ < kWriteBatchBytes) return;
+      Commit();
+      Begin();
     }
 
    private:
     friend class Environment;
-    Writer(MDB_txn* txn, MDB_dbi dbi, const std::string& directory)
-        : txn_(txn), dbi_(dbi), directory_(directory) {}
-    MDB_txn* txn_;
-    MDB_dbi dbi_;
-    const std::string& directory_;
+    static constexpr size_t kWriteBatchBytes = size_t{64} << 20;
+
+    explicit Writer(Environment& env) : env_(env) { Begin(); }
+    void Begin() {
+      const int rc = mdb_txn_begin(env_.env_, nullptr, 0, &txn_);
+      if (rc != 0) {
+        txn_ = nullptr;
+        Fail(rc, "beginning a write in " + env_.directory_);
+      }
+      bytes_ = 0;
+    }
+    void Commit() {
+      MDB_txn* txn = std::exchange(txn_, nullptr);
+      const int rc = mdb_txn_commit(txn);
+      if (rc != 0) Fail(rc, "committing to " + env_.directory_);
+    }
+
+    Environment& env_;
+    MDB_txn* txn_ = nullptr;
+    size_t bytes_ = 0;  // put since the transaction began
   };
 
-  // Runs `fn(writer)` in one write transaction, synced on commit. If fn throws, nothing is
-  // written.
+  // Runs `fn(writer)` and syncs what it wrote to disk. If fn throws, what it put since its last
+  // batch commit is not written (callers write what marks their data complete last).
   void Write(const std::function<void(Writer&)>& fn) {
-    MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc != 0) Fail(rc, "beginning a write in " + directory_);
-    try {
-      Writer writer(txn, dbi_, directory_);
+    {
+      Writer writer(*this);
       fn(writer);
-    } catch (...) {
-      mdb_txn_abort(txn);
-      throw;
+      writer.Commit();
     }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) Fail(rc, "committing to " + directory_);
+    Sync();
   }
 
   std::optional<std::string> Get(const std::string& key) {
@@ -351,6 +387,7 @@ std::string CheckpointStorage::WriteTaskSnapshot(const std::string& job_id,
           added.erase(it);
         }
         if (!encoder.empty()) encoder.WriteTo(writer, prefix + Fixed(group));
+        writer.CommitIfLarge();
       };
       // The backend's view streams key group by key group, one LMDB value each.
       if (op.keyed_view) {
@@ -371,8 +408,10 @@ std::string CheckpointStorage::WriteTaskSnapshot(const std::string& job_id,
       for (const auto& [g, entries] : added) {
         for (const StateEntry* e : entries) encoder.Add(*e);
         encoder.WriteTo(writer, prefix + Fixed(g));
+        writer.CommitIfLarge();
       }
     }
+    // Last: a subtask's state counts only with its task record.
     writer.Put(TaskKey(location.vertex, location.subtask), Encode(task));
   });
   return directory + "#" + location.vertex + "#" + std::to_string(location.subtask);

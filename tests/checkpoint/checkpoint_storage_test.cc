@@ -103,6 +103,66 @@ TEST(CheckpointStorage, RestoresEachSubtaskItsOwnStateAtTheSameParallelism) {
   }
 }
 
+// A snapshot larger than a write batch (tens of MiB) is committed in several transactions and
+// restores whole; one whose view fails midway leaves no task record, so it restores as absent.
+TEST(CheckpointStorage, ASnapshotLargerThanAWriteBatchRestoresWhole) {
+  TempDir dir;
+  CheckpointStorage storage({dir.path.string()});
+  const std::string megabyte(size_t{1} << 20, 'x');
+  std::vector<StateEntry> entries;
+  for (int32_t g = 0; g < kMaxParallelism; ++g)
+    for (int i = 0; i < 6; ++i)  // 96 MiB in all
+      entries.push_back(StateEntry{g, "blob", "k" + std::to_string(g) + "-" + std::to_string(i),
+                                   megabyte + std::to_string(i)});
+  TaskSnapshot snapshot;
+  snapshot.checkpoint_id = CheckpointId(1);
+  OperatorSnapshot op;
+  op.operator_id = "blobs";
+  op.keyed_view = std::make_shared<CopiedKeyedStateView>(entries);
+  snapshot.operators.push_back(op);
+  storage.WriteTaskSnapshot("job", Location(0, 1), snapshot);
+
+  // The view of checkpoint 2 throws after most of its entries.
+  class FailingView final : public KeyedStateView {
+   public:
+    explicit FailingView(const std::vector<StateEntry>& entries) : entries_(entries) {}
+
+   protected:
+    void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
+      for (size_t i = 0; i < entries_.size(); ++i) {
+        if (i == entries_.size() - 3) throw std::runtime_error("cannot read the state");
+        sink(entries_[i]);
+      }
+    }
+
+   private:
+    const std::vector<StateEntry>& entries_;
+  };
+  snapshot.checkpoint_id = CheckpointId(2);
+  snapshot.operators[0].keyed_view = std::make_shared<FailingView>(entries);
+  EXPECT_THROW(storage.WriteTaskSnapshot("job", Location(0, 1), snapshot), std::runtime_error);
+
+  for (int64_t id : {1, 2}) {
+    CheckpointMetadata m;
+    m.job_id = "job";
+    m.checkpoint_id = CheckpointId(id);
+    storage.CompleteCheckpoint(m);
+  }
+  TaskSnapshot restored =
+      storage.LoadTaskState(storage.CheckpointDirectory("job", CheckpointId(1)), Location(0, 1));
+  ASSERT_EQ(restored.operators.size(), 1u);
+  const std::vector<StateEntry> all = restored.operators[0].AllKeyedEntries();
+  ASSERT_EQ(all.size(), entries.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].key_group, entries[i].key_group);
+    EXPECT_EQ(all[i].key, entries[i].key);
+    EXPECT_EQ(all[i].value, entries[i].value);
+  }
+  TaskSnapshot failed =
+      storage.LoadTaskState(storage.CheckpointDirectory("job", CheckpointId(2)), Location(0, 1));
+  EXPECT_TRUE(failed.operators.empty());
+}
+
 TEST(CheckpointStorage, RedistributesKeyGroupsAndOperatorStateOnRescale) {
   TempDir dir;
   CheckpointStorage storage({dir.path.string()});

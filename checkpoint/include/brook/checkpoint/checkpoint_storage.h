@@ -23,7 +23,10 @@
 //
 // Errors: throws std::runtime_error with the path and LMDB's message (I/O, map full, a
 // directory that is not a checkpoint), SerdeError for corrupt contents. Durability: each write is
-// one LMDB transaction, synced on commit.
+// synced to disk before it returns. A task snapshot is committed in batches of a few tens of MiB
+// (so that LMDB does not hold the whole snapshot in memory until one commit) with the task's
+// record last: a snapshot whose write failed midway has no record, and its checkpoint never
+// completes.
 //
 // Threading: every method from any thread; writes to one checkpoint are serialized by LMDB's
 // writer lock. Life cycle: the storage outlives its writers (and so the snapshot executor's
