@@ -31,7 +31,10 @@
 // so this is late by up to one interval), grows in the new attempt with every subtask RUNNING.
 //
 //   brook_checkpoint_bench checkpoint_memory|checkpoint_lmdb... [--state-bytes B]
-//                          [--events N] [--interval-ms MS] [--no-recovery]
+//                          [--events N] [--interval-ms MS] [--no-recovery | --recovery-only]
+//
+// --recovery-only measures recovery alone (for tuning it): its case line has recovery_s only.
+// Each recovery measurement prints, on stderr, the processes' log lines that time its phases.
 #include <signal.h>
 #include <unistd.h>
 
@@ -41,9 +44,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -71,6 +76,7 @@ struct Settings {
   uint64_t events = 0;  // 0: 6 x keys
   int interval_ms = 1000;
   bool recovery = true;
+  bool throughput = true;
 
   uint64_t keys() const {
     return std::max<uint64_t>(1, state_bytes / brook_bench::kCheckpointBenchStateBytesPerKey);
@@ -227,6 +233,33 @@ std::optional<JobSample> SampleJob(brook::http::HttpClient& client, const std::s
   return sample;
 }
 
+// `what` and the wall-clock time as the processes' logs print it.
+void PrintWallClock(const char* what) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%H:%M:%S", &tm);
+  std::fprintf(stderr, "%s%s.%03lld\n", what, text, (long long)ms.count());
+}
+
+// The lines of the processes' logs that time a recovery's phases (failure detection, restart,
+// deployment, each task's restore), to stderr.
+void PrintRecoveryLog(const std::string& logs) {
+  std::istringstream in(logs);
+  for (std::string line; std::getline(in, line);) {
+    for (const char* word : {"lost", "failed", "restarting", "deploying", "restores", "restored",
+                             "running", "---"}) {
+      if (line.find(word) != std::string::npos) {
+        std::fprintf(stderr, "recovery log: %s\n", line.c_str());
+        break;
+      }
+    }
+  }
+}
+
 // Seconds from SIGKILL of a task manager to records flowing again; throws on failure.
 double MeasureRecovery(const Settings& settings, const std::string& backend) {
   brook::testing::ProcessCluster cluster({"heartbeat.interval=250ms", "heartbeat.timeout=1s",
@@ -272,6 +305,7 @@ double MeasureRecovery(const Settings& settings, const std::string& backend) {
                victim.name().c_str());
 
   const auto killed = Clock::now();
+  PrintWallClock("recovery: SIGKILL at ");
   victim.Kill(SIGKILL);
   victim.Wait(5s);
   std::optional<JobSample> previous;
@@ -283,6 +317,8 @@ double MeasureRecovery(const Settings& settings, const std::string& backend) {
       if (previous && previous->attempt == sample->attempt && previous->all_running &&
           sample->window_records_in > previous->window_records_in) {
         const double seconds = std::chrono::duration<double>(sampled - killed).count();
+        PrintWallClock("recovery: records flow again at ");
+        PrintRecoveryLog(cluster.Logs());
         cluster.Brook({"cancel", id}, 30s);
         return seconds;
       }
@@ -307,6 +343,12 @@ bool RunCase(const Settings& settings, const std::string& name, const std::strin
                (unsigned long long)settings.keys(),
                double(settings.keys() * brook_bench::kCheckpointBenchStateBytesPerKey) / 1e6,
                (unsigned long long)events);
+  if (!settings.throughput) {
+    const double seconds = MeasureRecovery(settings, backend);
+    std::printf("case=%s recovery_s=%.2f (recovery only)\n", name.c_str(), seconds);
+    std::fflush(stdout);
+    return true;
+  }
   const Run without = RunInProcess(settings, backend, 0);
   std::fprintf(stderr, "case %s: without checkpoints %.2f s\n", name.c_str(), without.seconds);
   const Run with = RunInProcess(settings, backend, settings.interval_ms);
@@ -348,7 +390,7 @@ bool RunCase(const Settings& settings, const std::string& name, const std::strin
   std::fprintf(stderr, "error: %s\n", error);
   std::fprintf(stderr,
                "usage: brook_checkpoint_bench [checkpoint_memory|checkpoint_lmdb...] "
-               "[--state-bytes B] [--events N] [--interval-ms MS] [--no-recovery]\n");
+               "[--state-bytes B] [--events N] [--interval-ms MS] [--no-recovery | --recovery-only]\n");
   std::exit(2);
 }
 
@@ -379,6 +421,8 @@ int main(int argc, char** argv) {
       if (settings.interval_ms < 1) Usage("--interval-ms must be positive");
     } else if (arg == "--no-recovery") {
       settings.recovery = false;
+    } else if (arg == "--recovery-only") {
+      settings.throughput = false;
     } else if (arg == "checkpoint_memory" || arg == "checkpoint_lmdb") {
       cases.emplace_back(arg);
     } else {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -77,7 +78,9 @@ class CheckpointStorage::Environment {
     int rc = mdb_env_create(&env_);
     if (rc != 0) Fail(rc, "creating an environment for " + directory);
     rc = mdb_env_set_mapsize(env_, map_size);
-    if (rc == 0) rc = mdb_env_open(env_, directory.c_str(), MDB_NOTLS | MDB_NORDAHEAD, 0644);
+    // Commits do not sync (Write commits a snapshot in batches); Sync() after each write does.
+    if (rc == 0)
+      rc = mdb_env_open(env_, directory.c_str(), MDB_NOTLS | MDB_NORDAHEAD | MDB_NOSYNC, 0644);
     if (rc != 0) {
       mdb_env_close(env_);
       Fail(rc, "opening " + directory);
@@ -96,7 +99,7 @@ class CheckpointStorage::Environment {
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
 
-  // Writes all pairs in one transaction, synced on commit.
+  // Writes all pairs in one transaction, synced.
   void PutAll(const std::vector<std::pair<std::string, std::string>>& pairs) {
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
@@ -111,26 +114,83 @@ class CheckpointStorage::Environment {
     }
     rc = mdb_txn_commit(txn);
     if (rc != 0) Fail(rc, "committing to " + directory_);
+    Sync();
   }
 
-  // Runs `fn(put)` in one write transaction, synced on commit; put(key, value) writes one pair.
-  // If fn throws, nothing is written.
-  void Write(const std::function<void(const std::function<void(std::string_view, std::string_view)>&)>& fn) {
-    MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc != 0) Fail(rc, "beginning a write in " + directory_);
-    try {
-      fn([&](std::string_view key, std::string_view value) {
-        MDB_val k = Val(key), v = Val(value);
-        const int put = mdb_put(txn, dbi_, &k, &v, 0);
-        if (put != 0) Fail(put, "writing to " + directory_);
-      });
-    } catch (...) {
-      mdb_txn_abort(txn);
-      throw;
+  // Flushes every committed transaction to disk.
+  void Sync() {
+    const int rc = mdb_env_sync(env_, 1);
+    if (rc != 0) Fail(rc, "syncing " + directory_);
+  }
+
+  // The puts of one Write(). Its transaction is committed (without a sync) and a new one begun
+  // whenever kWriteBatchBytes were put (CommitIfLarge): LMDB holds a transaction's dirty pages in
+  // memory until it commits, so one transaction for a whole snapshot would hold another copy of
+  // the state.
+  class Writer {
+   public:
+    ~Writer() {
+      if (txn_ != nullptr) mdb_txn_abort(txn_);
     }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) Fail(rc, "committing to " + directory_);
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    void Put(std::string_view key, std::string_view value) {
+      MDB_val k = Val(key), v = Val(value);
+      const int rc = mdb_put(txn_, env_.dbi_, &k, &v, 0);
+      if (rc != 0) Fail(rc, "writing to " + env_.directory_);
+      bytes_ += key.size() + value.size();
+    }
+    // Puts a value of `size` bytes written in place: returns where to write them, valid until
+    // the next put. Spares copying a big value once more on its way into LMDB.
+    std::byte* Reserve(std::string_view key, size_t size) {
+      MDB_val k = Val(key), v{size, nullptr};
+      const int rc = mdb_put(txn_, env_.dbi_, &k, &v, MDB_RESERVE);
+      if (rc != 0) Fail(rc, "writing to " + env_.directory_);
+      bytes_ += key.size() + size;
+      return static_cast<std::byte*>(v.mv_data);
+    }
+    // Commits what was put so far if that is kWriteBatchBytes or more. Invalidates Reserve's
+    // pointers.
+    void CommitIfLarge() {
+      if (bytes_ < kWriteBatchBytes) return;
+      Commit();
+      Begin();
+    }
+
+   private:
+    friend class Environment;
+    static constexpr size_t kWriteBatchBytes = size_t{64} << 20;
+
+    explicit Writer(Environment& env) : env_(env) { Begin(); }
+    void Begin() {
+      const int rc = mdb_txn_begin(env_.env_, nullptr, 0, &txn_);
+      if (rc != 0) {
+        txn_ = nullptr;
+        Fail(rc, "beginning a write in " + env_.directory_);
+      }
+      bytes_ = 0;
+    }
+    void Commit() {
+      MDB_txn* txn = std::exchange(txn_, nullptr);
+      const int rc = mdb_txn_commit(txn);
+      if (rc != 0) Fail(rc, "committing to " + env_.directory_);
+    }
+
+    Environment& env_;
+    MDB_txn* txn_ = nullptr;
+    size_t bytes_ = 0;  // put since the transaction began
+  };
+
+  // Runs `fn(writer)` and syncs what it wrote to disk. If fn throws, what it put since its last
+  // batch commit is not written (callers write what marks their data complete last).
+  void Write(const std::function<void(Writer&)>& fn) {
+    {
+      Writer writer(*this);
+      fn(writer);
+      writer.Commit();
+    }
+    Sync();
   }
 
   std::optional<std::string> Get(const std::string& key) {
@@ -283,24 +343,24 @@ class KeyedGroupEncoder {
     ++count_;
   }
   bool empty() const { return count_ == 0; }
-  // The encoding; valid until the next Add or Clear.
-  std::string_view Finish() {
-    out_.clear();
+  // Writes the encoding as the value of `key`, in place (the count, then the entries), and
+  // clears the encoder.
+  template <typename Writer>
+  void WriteTo(Writer& writer, std::string_view key) {
+    std::vector<std::byte> count;
     {
-      BufferWriter w(out_);
+      BufferWriter w(count);
       w.WriteVarint(count_);
     }
-    out_.insert(out_.end(), body_.begin(), body_.end());
-    return {reinterpret_cast<const char*>(out_.data()), out_.size()};
-  }
-  void Clear() {
+    std::byte* out = writer.Reserve(key, count.size() + body_.size());
+    std::memcpy(out, count.data(), count.size());
+    if (!body_.empty()) std::memcpy(out + count.size(), body_.data(), body_.size());
     body_.clear();
     count_ = 0;
   }
 
  private:
   std::vector<std::byte> body_;
-  std::vector<std::byte> out_;
   uint64_t count_ = 0;
 };
 }  // namespace
@@ -312,10 +372,10 @@ std::string CheckpointStorage::WriteTaskSnapshot(const std::string& job_id,
   TaskRecord task{location.parallelism, location.max_parallelism, snapshot.checkpoint_id.value(),
                   snapshot.timestamp, {}, snapshot.channel_state};
   for (const OperatorSnapshot& op : snapshot.operators) std::get<4>(task).push_back(op.operator_id);
-  EnvironmentAt(directory, /*create=*/true)->Write([&](const auto& put) {
+  EnvironmentAt(directory, /*create=*/true)->Write([&](Environment::Writer& writer) {
     KeyedGroupEncoder encoder;
     for (const OperatorSnapshot& op : snapshot.operators) {
-      put(OperatorKey(location.vertex, op.operator_id, location.subtask), op.operator_state);
+      writer.Put(OperatorKey(location.vertex, op.operator_id, location.subtask), op.operator_state);
       // The entries added on the task thread (timers): few; merged into their key groups.
       std::map<int32_t, std::vector<const StateEntry*>> added;
       for (const StateEntry& e : op.keyed) added[e.key_group].push_back(&e);
@@ -326,8 +386,8 @@ std::string CheckpointStorage::WriteTaskSnapshot(const std::string& job_id,
           for (const StateEntry* e : it->second) encoder.Add(*e);
           added.erase(it);
         }
-        if (!encoder.empty()) put(prefix + Fixed(group), encoder.Finish());
-        encoder.Clear();
+        if (!encoder.empty()) encoder.WriteTo(writer, prefix + Fixed(group));
+        writer.CommitIfLarge();
       };
       // The backend's view streams key group by key group, one LMDB value each.
       if (op.keyed_view) {
@@ -341,14 +401,18 @@ std::string CheckpointStorage::WriteTaskSnapshot(const std::string& job_id,
           encoder.Add(e);
         });
         if (group >= 0) write_group();
+        // Its entries are in the transaction now: let the task stop paying for the view before
+        // the commit waits for the disk.
+        op.keyed_view->Release();
       }
       for (const auto& [g, entries] : added) {
         for (const StateEntry* e : entries) encoder.Add(*e);
-        put(prefix + Fixed(g), encoder.Finish());
-        encoder.Clear();
+        encoder.WriteTo(writer, prefix + Fixed(g));
+        writer.CommitIfLarge();
       }
     }
-    put(TaskKey(location.vertex, location.subtask), Encode(task));
+    // Last: a subtask's state counts only with its task record.
+    writer.Put(TaskKey(location.vertex, location.subtask), Encode(task));
   });
   return directory + "#" + location.vertex + "#" + std::to_string(location.subtask);
 }
@@ -418,6 +482,50 @@ void CheckpointStorage::ApplyRetention(const std::string& job_id) {
   }
 }
 
+// The keyed entries of one operator that a restored subtask owns, read out of the checkpoint
+// when asked for: one LMDB value per key group, decoded entry by entry into one reused
+// StateEntry (the encoding is KeyedGroupEncoder's), so reading costs no copy of the state.
+class CheckpointStorage::StoredKeyedView final : public KeyedStateView {
+ public:
+  // Key groups `range` of the keyed entries under `prefix` (one old subtask's).
+  struct Scan {
+    std::string prefix;
+    KeyGroupRange range;
+  };
+  // REQUIRES: scans in ascending key-group order, not overlapping.
+  StoredKeyedView(std::shared_ptr<Environment> env, std::vector<Scan> scans)
+      : env_(std::move(env)), scans_(std::move(scans)) {}
+
+ protected:
+  void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
+    StateEntry entry;
+    for (const Scan& scan : scans_) {
+      env_->Scan(scan.prefix, scan.prefix + Fixed(scan.range.first),
+                 [&](std::string_view key, std::string_view value) {
+                   const int32_t group =
+                       int32_t(std::stol(std::string(key.substr(scan.prefix.size()))));
+                   if (group > scan.range.last) return false;
+                   entry.key_group = group;
+                   BufferReader reader(std::span<const std::byte>(
+                       reinterpret_cast<const std::byte*>(value.data()), value.size()));
+                   for (uint64_t n = reader.ReadVarint(); n > 0; --n) {
+                     Serde<std::string>::Read(reader, entry.state_name);
+                     Serde<std::string>::Read(reader, entry.key);
+                     Serde<std::string>::Read(reader, entry.value);
+                     sink(entry);
+                   }
+                   reader.ExpectEnd();
+                   return true;
+                 });
+    }
+  }
+  void ReleaseImpl() override { env_.reset(); }
+
+ private:
+  std::shared_ptr<Environment> env_;
+  const std::vector<Scan> scans_;
+};
+
 TaskSnapshot CheckpointStorage::LoadTaskState(const std::string& directory,
                                               const SubtaskLocation& location) {
   auto env = EnvironmentAt(directory, /*create=*/false);
@@ -473,17 +581,10 @@ TaskSnapshot CheckpointStorage::LoadTaskState(const std::string& directory,
       op.operator_state =
           OperatorStateStore::Redistribute(old_states, location.subtask, location.parallelism);
     }
-    for (const KeyGroupTransfer& transfer : transfers) {
-      const std::string prefix = KeyedPrefix(location.vertex, op_id, transfer.old_subtask);
-      env->Scan(prefix, prefix + Fixed(transfer.range.first),
-                [&](std::string_view key, std::string_view value) {
-                  const int32_t group = int32_t(std::stol(std::string(key.substr(prefix.size()))));
-                  if (group > transfer.range.last) return false;
-                  for (auto& [name, k, v] : Decode<KeyedRecord>(value))
-                    op.keyed.push_back(StateEntry{group, std::move(name), std::move(k), std::move(v)});
-                  return true;
-                });
-    }
+    std::vector<StoredKeyedView::Scan> scans;
+    for (const KeyGroupTransfer& transfer : transfers)
+      scans.push_back({KeyedPrefix(location.vertex, op_id, transfer.old_subtask), transfer.range});
+    op.keyed_view = std::make_shared<StoredKeyedView>(env, std::move(scans));
     out.operators.push_back(std::move(op));
   }
   return out;

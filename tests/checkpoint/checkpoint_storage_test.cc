@@ -53,6 +53,14 @@ TaskSnapshot MakeSnapshot(int64_t id, int s) {
   return snapshot;
 }
 
+// A restored operator snapshot with its keyed view read into `keyed` (views are not compared).
+OperatorSnapshot Materialized(const OperatorSnapshot& restored) {
+  OperatorSnapshot out = restored;
+  out.keyed = restored.AllKeyedEntries();
+  out.keyed_view.reset();
+  return out;
+}
+
 CheckpointMetadata Complete(CheckpointStorage& storage, const std::string& job, int64_t id) {
   CheckpointMetadata m;
   m.job_id = job;
@@ -91,8 +99,68 @@ TEST(CheckpointStorage, RestoresEachSubtaskItsOwnStateAtTheSameParallelism) {
     TaskSnapshot original = MakeSnapshot(7, s);
     EXPECT_EQ(restored.checkpoint_id, CheckpointId(7));
     ASSERT_EQ(restored.operators.size(), 1u);
-    EXPECT_EQ(restored.operators[0], original.operators[0]);
+    EXPECT_EQ(Materialized(restored.operators[0]), original.operators[0]);
   }
+}
+
+// A snapshot larger than a write batch (tens of MiB) is committed in several transactions and
+// restores whole; one whose view fails midway leaves no task record, so it restores as absent.
+TEST(CheckpointStorage, ASnapshotLargerThanAWriteBatchRestoresWhole) {
+  TempDir dir;
+  CheckpointStorage storage({dir.path.string()});
+  const std::string megabyte(size_t{1} << 20, 'x');
+  std::vector<StateEntry> entries;
+  for (int32_t g = 0; g < kMaxParallelism; ++g)
+    for (int i = 0; i < 6; ++i)  // 96 MiB in all
+      entries.push_back(StateEntry{g, "blob", "k" + std::to_string(g) + "-" + std::to_string(i),
+                                   megabyte + std::to_string(i)});
+  TaskSnapshot snapshot;
+  snapshot.checkpoint_id = CheckpointId(1);
+  OperatorSnapshot op;
+  op.operator_id = "blobs";
+  op.keyed_view = std::make_shared<CopiedKeyedStateView>(entries);
+  snapshot.operators.push_back(op);
+  storage.WriteTaskSnapshot("job", Location(0, 1), snapshot);
+
+  // The view of checkpoint 2 throws after most of its entries.
+  class FailingView final : public KeyedStateView {
+   public:
+    explicit FailingView(const std::vector<StateEntry>& entries) : entries_(entries) {}
+
+   protected:
+    void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
+      for (size_t i = 0; i < entries_.size(); ++i) {
+        if (i == entries_.size() - 3) throw std::runtime_error("cannot read the state");
+        sink(entries_[i]);
+      }
+    }
+
+   private:
+    const std::vector<StateEntry>& entries_;
+  };
+  snapshot.checkpoint_id = CheckpointId(2);
+  snapshot.operators[0].keyed_view = std::make_shared<FailingView>(entries);
+  EXPECT_THROW(storage.WriteTaskSnapshot("job", Location(0, 1), snapshot), std::runtime_error);
+
+  for (int64_t id : {1, 2}) {
+    CheckpointMetadata m;
+    m.job_id = "job";
+    m.checkpoint_id = CheckpointId(id);
+    storage.CompleteCheckpoint(m);
+  }
+  TaskSnapshot restored =
+      storage.LoadTaskState(storage.CheckpointDirectory("job", CheckpointId(1)), Location(0, 1));
+  ASSERT_EQ(restored.operators.size(), 1u);
+  const std::vector<StateEntry> all = restored.operators[0].AllKeyedEntries();
+  ASSERT_EQ(all.size(), entries.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].key_group, entries[i].key_group);
+    EXPECT_EQ(all[i].key, entries[i].key);
+    EXPECT_EQ(all[i].value, entries[i].value);
+  }
+  TaskSnapshot failed =
+      storage.LoadTaskState(storage.CheckpointDirectory("job", CheckpointId(2)), Location(0, 1));
+  EXPECT_TRUE(failed.operators.empty());
 }
 
 TEST(CheckpointStorage, RedistributesKeyGroupsAndOperatorStateOnRescale) {
@@ -108,7 +176,7 @@ TEST(CheckpointStorage, RedistributesKeyGroupsAndOperatorStateOnRescale) {
       TaskSnapshot restored = storage.LoadTaskState(chk, Location(s, p));
       ASSERT_EQ(restored.operators.size(), 1u);
       KeyGroupRange mine = KeyGroupRange::ForSubtask(s, kMaxParallelism, p);
-      for (const StateEntry& e : restored.operators[0].keyed) {
+      for (const StateEntry& e : restored.operators[0].AllKeyedEntries()) {
         EXPECT_TRUE(mine.Contains(KeyGroup(e.key_group))) << "p=" << p << " s=" << s;
         EXPECT_EQ(e.value, std::to_string(e.key_group * 10));
         EXPECT_TRUE(groups.insert(e.key_group).second) << "key group restored twice";
@@ -159,7 +227,7 @@ TEST(CheckpointStorage, SavepointOutlivesTheJobsCheckpointsAndRestoresAtAnotherP
   EXPECT_EQ(metadata->checkpoint_id, CheckpointId(9));
   size_t entries = 0;
   for (int s = 0; s < 3; ++s)
-    entries += fresh.LoadTaskState(savepoint.path.string(), Location(s, 3)).operators[0].keyed.size();
+    entries += fresh.LoadTaskState(savepoint.path.string(), Location(s, 3)).operators[0].AllKeyedEntries().size();
   EXPECT_EQ(entries, size_t(kMaxParallelism));
 }
 
@@ -207,9 +275,10 @@ TEST(CheckpointStorage, StoragesInOneProcessShareTheDirectory) {
     writer->Write(MakeSnapshot(id, 0));
     task_manager.WriteTaskSnapshot("job", Location(1, 2), MakeSnapshot(id, 1));
     Complete(job_manager, "job", id);
-    EXPECT_EQ(task_manager.LoadTaskState(job_manager.CheckpointDirectory("job", CheckpointId(id)),
-                                         Location(1, 2))
-                  .operators[0],
+    EXPECT_EQ(Materialized(task_manager
+                               .LoadTaskState(job_manager.CheckpointDirectory("job", CheckpointId(id)),
+                                              Location(1, 2))
+                               .operators[0]),
               MakeSnapshot(id, 1).operators[0]);
   }
   EXPECT_EQ(task_manager.CompletedCheckpoints("job"), (std::vector<CheckpointId>{CheckpointId(3)}));

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <unistd.h>
 
@@ -54,8 +55,11 @@ const AggregatingStateDescriptor<int64_t, Average> kAggregating{"aggregating", A
 
 // One keyed operator subtask: its registry, context and KeyedSupport.
 struct KeyedSubtask {
+  // `declare` runs after Open and before the restored entries go in, as an operator's Open()
+  // declaring its states after opening its KeyedSupport.
   KeyedSubtask(StateBackendKind kind, const fs::path& dir, int subtask, int parallelism,
-               const OperatorSnapshot* restore)
+               const OperatorSnapshot* restore,
+               const std::function<void(KeyedStateBackend<int64_t>&)>& declare = nullptr)
       : registry("counter") {
     context.operator_name = "counter";
     context.subtask_index = subtask;
@@ -72,6 +76,8 @@ struct KeyedSubtask {
     support.Open(context, [this](const auto& timer, TimeDomain domain) {
       if (domain == TimeDomain::kEventTime) fired.insert(timer.key);
     });
+    if (declare) declare(support.backend());
+    registry.InitializeComponents();  // as the task does after Open()
   }
   ~KeyedSubtask() { support.Close(); }
 
@@ -144,6 +150,56 @@ TEST_P(KeyedStateSnapshot, EveryStateKindAndTimerRestoresIntoTheSubtaskOwningIts
     }
   }
   EXPECT_EQ(all_fired.size(), size_t(kKeys));
+}
+
+// A restore reads keyed entries out of the checkpoint as it fills the backend (LoadTaskState
+// holds none of them), and a heap backend puts the entries of states declared in Open() straight
+// into their tables: nothing is held twice.
+TEST(KeyedStateRestore, StreamsFromStorageStraightIntoStatesDeclaredInOpen) {
+  TempDir dir;
+  CheckpointStorage storage({(dir.path / "checkpoints").string()});
+  constexpr int64_t kMany = 2000;
+  {
+    KeyedSubtask original(StateBackendKind::kMemory, dir.path, 0, 1, nullptr);
+    auto& value = original.support.backend().GetState(kValue);
+    for (int64_t k = 0; k < kMany; ++k) {
+      original.support.SetCurrentKey(k);
+      value.update(k * 3);
+      original.support.timers().RegisterEventTimeTimer(k, 0, 5000 - k);
+    }
+    TaskSnapshot snapshot;
+    snapshot.checkpoint_id = CheckpointId(1);
+    snapshot.operators.push_back(original.Snapshot());
+    storage.WriteTaskSnapshot("job", {"v", 0, 1, kMaxParallelism}, snapshot);
+    CheckpointMetadata m;
+    m.job_id = "job";
+    m.checkpoint_id = CheckpointId(1);
+    storage.CompleteCheckpoint(m);
+  }
+  const std::string chk = storage.CheckpointDirectory("job", CheckpointId(1));
+  for (bool declared_in_open : {true, false}) {
+    TaskSnapshot mine = storage.LoadTaskState(chk, {"v", 0, 1, kMaxParallelism});
+    ASSERT_EQ(mine.operators.size(), 1u);
+    EXPECT_TRUE(mine.operators[0].keyed.empty());
+    ASSERT_NE(mine.operators[0].keyed_view, nullptr);
+    KeyedSubtask restored(StateBackendKind::kMemory, dir.path, 0, 1, &mine.operators[0],
+                          [&](KeyedStateBackend<int64_t>& b) {
+                            if (declared_in_open) b.GetState(kValue);
+                          });
+    auto& heap = dynamic_cast<HeapKeyedStateBackend<int64_t>&>(restored.support.backend());
+    EXPECT_EQ(heap.undeclared_entries(), declared_in_open ? 0u : size_t(kMany));
+    auto& value = heap.GetState(kValue);
+    EXPECT_EQ(heap.undeclared_entries(), 0u);
+    for (int64_t k = 0; k < kMany; ++k) {
+      restored.support.SetCurrentKey(k);
+      ASSERT_EQ(value.value(), k * 3) << k;
+    }
+    EXPECT_EQ(restored.support.timers().num_event_timers(), size_t(kMany));
+    // Timer k is due at 5000 - k: the keys from kMany / 2 up are due at 5000 - kMany / 2.
+    restored.support.AdvanceWatermark(5000 - kMany / 2);
+    EXPECT_EQ(restored.fired.size(), size_t(kMany / 2));
+    EXPECT_EQ(*restored.fired.begin(), kMany / 2);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KeyedStateSnapshot,

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -624,6 +626,91 @@ TYPED_TEST(StateBackend, ViewSeesTheStateAtTheBarrierWhileWritesGoOn) {
   second->ForEachEntry([&](const StateEntry& e) { second_read.emplace_back(e.key_group, e.state_name, e.key, e.value); });
   std::sort(second_read.begin(), second_read.end());
   EXPECT_EQ(second_read, now);
+}
+
+// A view costs the heap backend a copy of each key group's table the task writes to while the
+// view holds it; once released (storage does so before its disk sync), writes go in place again
+// and the released view holds nothing.
+TEST(HeapStateBackend, AReleasedViewLetsWritesGoInPlace) {
+  HeapKeyedStateBackend<std::string> backend(kMaxParallelism, kAllKeyGroups);
+  auto& value = backend.GetState(ValueStateDescriptor<int64_t>{"v"});
+  auto write_all = [&](int64_t v) {
+    for (int i = 0; i < 200; ++i) {
+      backend.SetCurrentKey("key-" + std::to_string(i));
+      value.update(v);
+    }
+  };
+  write_all(1);
+  EXPECT_EQ(backend.partition_copies(), 0u);
+  std::shared_ptr<KeyedStateView> view = backend.TakeView();
+  write_all(2);
+  const uint64_t copies = backend.partition_copies();
+  EXPECT_GT(copies, uint64_t(kMaxParallelism) / 2);  // 200 random keys touch most key groups
+  size_t read = 0;
+  view->ForEachEntry([&](const StateEntry& e) {
+    EXPECT_EQ(Deserialize<int64_t>(std::as_bytes(std::span(e.value))), 1);
+    ++read;
+  });
+  EXPECT_EQ(read, 200u);
+  const size_t bytes = view->bytes();
+  view->Release();
+  EXPECT_EQ(view->bytes(), bytes);
+  write_all(3);
+  EXPECT_EQ(backend.partition_copies(), copies);
+  // An unread view held on copies again; the backend's state is the last write.
+  auto second = backend.TakeView();
+  write_all(4);
+  EXPECT_GT(backend.partition_copies(), copies);
+  Entries now = SnapshotOf(backend);
+  for (const auto& [g, name, key, v] : now)
+    EXPECT_EQ(Deserialize<int64_t>(std::as_bytes(std::span(v))), 4);
+}
+
+// Blocks of 2 MiB and more are mapped on their own, 2 MiB-aligned (for huge pages); smaller
+// ones come from operator new. Both hold what is written to them.
+TEST(LargeTableAllocator, MapsBigBlocksAlignedAndSmallOnesFromTheHeap) {
+  LargeTableAllocator<uint64_t> allocator;
+  for (size_t n : {size_t{16}, state_internal::kLargeTableBytes / 8,
+                   state_internal::kLargeTableBytes / 8 * 3 + 5}) {
+    uint64_t* block = allocator.allocate(n);
+    if (n * 8 >= state_internal::kLargeTableBytes)
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % state_internal::kLargeTableBytes, 0u) << n;
+    for (size_t i = 0; i < n; ++i) block[i] = i * 7;
+    for (size_t i = 0; i < n; i += 4099) ASSERT_EQ(block[i], i * 7);
+    EXPECT_EQ(block[n - 1], (n - 1) * 7);
+    allocator.deallocate(block, n);
+  }
+}
+
+// One key group holding many entries: its table is a big block, copied on write under a view;
+// the view reads the state of its moment and the backend its own, through restore too.
+TEST(HeapStateBackend, BigKeyGroupTablesCopyOnWriteAndRestore) {
+  const KeyGroupRange one{0, 0};
+  HeapKeyedStateBackend<int64_t> backend(1, one);
+  auto& value = backend.GetState(ValueStateDescriptor<int64_t>{"v"});
+  constexpr int64_t kKeys = 200'000;  // 200k x 32 bytes per slot: several MiB
+  auto write_all = [&](int64_t times) {
+    for (int64_t k = 0; k < kKeys; ++k) {
+      backend.SetCurrentKey(k);
+      value.update(k * times);
+    }
+  };
+  write_all(1);
+  std::shared_ptr<KeyedStateView> view = backend.TakeView();
+  write_all(2);
+  EXPECT_EQ(backend.partition_copies(), 1u);
+  std::vector<StateEntry> entries;
+  view->ForEachEntry([&](const StateEntry& e) { entries.push_back(e); });
+  ASSERT_EQ(entries.size(), size_t(kKeys));
+  HeapKeyedStateBackend<int64_t> restored(1, one);
+  auto& restored_value = restored.GetState(ValueStateDescriptor<int64_t>{"v"});
+  for (const StateEntry& e : entries) restored.Restore(e);
+  for (int64_t k = 0; k < kKeys; ++k) {
+    backend.SetCurrentKey(k);
+    ASSERT_EQ(value.value(), k * 2);
+    restored.SetCurrentKey(k);
+    ASSERT_EQ(restored_value.value(), k);
+  }
 }
 
 // Several views at once (checkpoints overlapping): each keeps its own moment.

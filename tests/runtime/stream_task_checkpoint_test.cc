@@ -70,8 +70,9 @@ class SumState final : public CheckpointedState {
     context.AddKeyedEntry(StateEntry{0, "sum", "", std::to_string(sum)});
   }
   void InitializeState(InitializationContext& context) override {
-    for (const StateEntry& e : context.keyed_entries())
+    context.ForEachKeyedEntry([&](const StateEntry& e) {
       if (e.state_name == "sum") sum = std::stoll(e.value);
+    });
   }
 };
 

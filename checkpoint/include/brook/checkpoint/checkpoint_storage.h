@@ -23,7 +23,10 @@
 //
 // Errors: throws std::runtime_error with the path and LMDB's message (I/O, map full, a
 // directory that is not a checkpoint), SerdeError for corrupt contents. Durability: each write is
-// one LMDB transaction, synced on commit.
+// synced to disk before it returns. A task snapshot is committed in batches of a few tens of MiB
+// (so that LMDB does not hold the whole snapshot in memory until one commit) with the task's
+// record last: a snapshot whose write failed midway has no record, and its checkpoint never
+// completes.
 //
 // Threading: every method from any thread; writes to one checkpoint are serialized by LMDB's
 // writer lock. Life cycle: the storage outlives its writers (and so the snapshot executor's
@@ -87,7 +90,10 @@ class CheckpointStorage {
 
   // The state subtask `location` restores from the completed checkpoint or savepoint at
   // `directory`, at its (possibly new) parallelism. A vertex absent from the checkpoint gets an
-  // empty snapshot. Throws std::runtime_error if `directory` holds no completed checkpoint, the
+  // empty snapshot. Keyed entries are not loaded here: each operator's keyed_view reads them out
+  // of the checkpoint key group by key group when the restore asks for them (it holds the
+  // checkpoint's environment open meanwhile), so a restore never holds the whole keyed state as
+  // entries. Throws std::runtime_error if `directory` holds no completed checkpoint, the
   // max parallelism differs, or channel state would have to be rescaled.
   TaskSnapshot LoadTaskState(const std::string& directory, const SubtaskLocation& location);
 
@@ -98,6 +104,7 @@ class CheckpointStorage {
 
  private:
   class Environment;
+  class StoredKeyedView;
   // The environment of `directory` (created if `create`), shared with every other user in the
   // process, closed when the last one lets go.
   std::shared_ptr<Environment> EnvironmentAt(const std::string& directory, bool create);

@@ -64,11 +64,11 @@ class KeyedReduceOperator final : public OneInputOperator<T>, WithOutput<T> {
 
   void InitializeState(InitializationContext& context) override {
     if constexpr (Serializable<K> && Serializable<T>) {
-      for (const StateEntry& entry : context.keyed_entries()) {
-        if (entry.state_name != kStateName) continue;
+      context.ForEachKeyedEntry([&](const StateEntry& entry) {
+        if (entry.state_name != kStateName) return;
         state_.insert_or_assign(Deserialize<K>(std::as_bytes(std::span(entry.key))),
                                 Deserialize<T>(std::as_bytes(std::span(entry.value))));
-      }
+      });
     }
   }
 

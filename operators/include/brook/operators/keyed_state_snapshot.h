@@ -17,6 +17,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,23 +45,28 @@ class KeyedStateSnapshot final : public CheckpointedState {
                                                 backend_->key_groups()));
   }
 
-  // Entries of key groups outside this subtask's range are skipped.
+  // Streams the restored entries into the backend and the timers. Entries of key groups outside
+  // this subtask's range are skipped. Timers are collected first and inserted into their sets in
+  // order (RestoreTimers): inserting them one by one, in key-group order, is a random insertion
+  // into an ordered set per timer.
   void InitializeState(InitializationContext& context) override {
-    for (const StateEntry& entry : context.keyed_entries()) {
-      if (!backend_->key_groups().Contains(KeyGroup(entry.key_group))) continue;
+    std::vector<Timer> event_timers, processing_timers;
+    context.ForEachKeyedEntry([&](const StateEntry& entry) {
+      if (!backend_->key_groups().Contains(KeyGroup(entry.key_group))) return;
       const bool event = entry.state_name == kEventTimersState;
       if (event || entry.state_name == kProcessingTimersState) {
-        typename KeyedTimerService<K>::Timer timer;
+        Timer timer;
         timer.key = Decode<K>(entry.key);
         auto [time, ns] = Decode<std::pair<int64_t, int64_t>>(entry.value);
         timer.time = time;
         timer.ns = ns;
-        timers_->RestoreTimer(timer, event ? TimeDomain::kEventTime : TimeDomain::kProcessingTime);
+        (event ? event_timers : processing_timers).push_back(std::move(timer));
       } else {
         backend_->Restore(entry);
       }
-    }
+    });
     backend_->Flush();
+    timers_->RestoreTimers(std::move(event_timers), std::move(processing_timers));
   }
 
  private:
@@ -136,15 +142,20 @@ class KeyedStateSnapshot final : public CheckpointedState {
       emit_timers_through(groups_.last);
     }
 
+    void ReleaseImpl() override {
+      state_->Release();
+      timers_ = {};
+    }
+
    private:
     const std::unique_ptr<KeyedStateView> state_;
-    const typename KeyedTimerService<K>::SharedTimers timers_;
+    typename KeyedTimerService<K>::SharedTimers timers_;
     const int max_parallelism_;
     const KeyGroupRange groups_;
   };
 
   template <typename T>
-  static T Decode(const std::string& bytes) {
+  static T Decode(std::string_view bytes) {
     return Deserialize<T>(std::span<const std::byte>(
         reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
   }

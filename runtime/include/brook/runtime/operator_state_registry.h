@@ -9,15 +9,17 @@
 // Snapshot (task thread, at a barrier): the operator's SnapshotState() hook runs first (it may
 // put offsets into the store), then every registered component, then the store is serialized.
 // Restore: the task hands the registry the operator's restored OperatorSnapshot before Open();
-// the store is restored at once, and each component is initialized from the keyed entries as it
-// registers (so a backend created in Open() is filled before the first record); then the
-// operator's InitializeState() hook runs after Open().
+// the store is restored at once; after Open() the task initializes the components registered
+// there from the keyed entries (InitializeComponents: a backend created in Open() is filled
+// before the first record, and the states declared in Open() already exist); then the
+// operator's InitializeState() hook runs.
 //
 // Threading: the task thread only. Life cycle: owned by the task, one per operator, reached by
 // operators through RuntimeContext::state_registry (nullptr in harnesses without checkpoints).
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,23 +70,34 @@ class SnapshotContext {
 };
 
 // Handed to InitializeState hooks: the restored state, if the task was started from a checkpoint.
+// Keyed entries come from the restored OperatorSnapshot: its `keyed` list and its keyed view,
+// which streams them out of checkpoint storage key group by key group, so that a restore never
+// holds the whole keyed state as entries (see OperatorSnapshot).
 class InitializationContext {
  public:
   InitializationContext(std::optional<CheckpointId> restored_from, OperatorStateStore& store,
-                        const std::vector<StateEntry>& keyed)
-      : restored_from_(restored_from), store_(store), keyed_(keyed) {}
+                        const std::vector<StateEntry>& keyed,
+                        std::shared_ptr<KeyedStateView> keyed_view = nullptr)
+      : restored_from_(restored_from), store_(store), keyed_(keyed),
+        keyed_view_(std::move(keyed_view)) {}
 
   bool is_restored() const { return restored_from_.has_value(); }
   // The checkpoint the state comes from. REQUIRES: is_restored().
   CheckpointId restored_checkpoint_id() const { return *restored_from_; }
   OperatorStateStore& operator_state() { return store_; }
-  // Keyed entries of this subtask's key groups (already filtered by the task's restore plan).
-  const std::vector<StateEntry>& keyed_entries() const { return keyed_; }
+  // Calls `fn` with every keyed entry of this subtask's key groups (already filtered by the
+  // task's restore plan); an entry is valid only during the call. Each call reads them again.
+  // Throws what reading checkpoint storage throws (std::runtime_error, SerdeError).
+  void ForEachKeyedEntry(const std::function<void(const StateEntry&)>& fn) {
+    for (const StateEntry& e : keyed_) fn(e);
+    if (keyed_view_) keyed_view_->ForEachEntry(fn);
+  }
 
  private:
   std::optional<CheckpointId> restored_from_;
   OperatorStateStore& store_;
   const std::vector<StateEntry>& keyed_;
+  std::shared_ptr<KeyedStateView> keyed_view_;
 };
 
 // A part of an operator's state that takes part in checkpoints (KeyedSupport, say).
@@ -108,29 +121,49 @@ class OperatorStateRegistry {
   void SetRestoredState(CheckpointId from, OperatorSnapshot snapshot) {
     restored_from_ = from;
     restored_keyed_ = std::move(snapshot.keyed);
+    restored_view_ = std::move(snapshot.keyed_view);
     store_.Restore(snapshot.operator_state);
   }
   std::optional<CheckpointId> restored_from() const { return restored_from_; }
 
-  // `state` takes part in snapshots until Unregister (or the end of the task); if the task
-  // restores, it is initialized now. REQUIRES: `state` outlives its registration.
+  // `state` takes part in snapshots until Unregister (or the end of the task). REQUIRES: `state`
+  // outlives its registration. If the task restores, `state` is initialized from the restored
+  // entries by InitializeComponents(), or now if that has run: components register in Open(),
+  // and initializing them after Open() lets a keyed backend fill the states the operator
+  // declared there directly, instead of holding entries for states not declared yet.
   void Register(CheckpointedState* state) {
     components_.push_back(state);
-    if (restored_from_) {
-      InitializationContext context(restored_from_, store_, restored_keyed_);
-      state->InitializeState(context);
+    if (!restored_from_) return;
+    if (components_initialized_) {
+      InitializeComponent(state);
+    } else {
+      uninitialized_.push_back(state);
     }
   }
   void Unregister(CheckpointedState* state) {
     components_.erase(std::remove(components_.begin(), components_.end(), state),
                       components_.end());
+    uninitialized_.erase(std::remove(uninitialized_.begin(), uninitialized_.end(), state),
+                         uninitialized_.end());
+  }
+  // After Open(): initializes the components registered so far from the restored entries (in
+  // registration order); later ones are initialized as they register.
+  void InitializeComponents() {
+    components_initialized_ = true;
+    std::vector<CheckpointedState*> pending;
+    pending.swap(uninitialized_);
+    for (CheckpointedState* state : pending) InitializeComponent(state);
   }
 
   InitializationContext MakeInitializationContext() {
-    return InitializationContext(restored_from_, store_, restored_keyed_);
+    return InitializationContext(restored_from_, store_, restored_keyed_, restored_view_);
   }
-  // The keyed entries are only needed until every component registered (after Open()).
-  void DropRestoredEntries() { std::vector<StateEntry>().swap(restored_keyed_); }
+  // The keyed entries are only needed until every component registered and was initialized
+  // (after Open()).
+  void DropRestoredEntries() {
+    std::vector<StateEntry>().swap(restored_keyed_);
+    restored_view_.reset();
+  }
 
   // Snapshots the registered components and the store into `out` (the operator's own hook has
   // run before, with the same context).
@@ -139,11 +172,19 @@ class OperatorStateRegistry {
   }
 
  private:
+  void InitializeComponent(CheckpointedState* state) {
+    InitializationContext context = MakeInitializationContext();
+    state->InitializeState(context);
+  }
+
   const std::string operator_id_;
   OperatorStateStore store_;
   std::vector<CheckpointedState*> components_;
+  std::vector<CheckpointedState*> uninitialized_;  // registered, not yet restored
+  bool components_initialized_ = false;
   std::optional<CheckpointId> restored_from_;
   std::vector<StateEntry> restored_keyed_;
+  std::shared_ptr<KeyedStateView> restored_view_;
 };
 
 }  // namespace brook

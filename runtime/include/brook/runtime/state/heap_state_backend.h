@@ -276,6 +276,18 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
     }
   }
 
+  // Per-key-group tables copied because a view still shared them when the task wrote to them:
+  // what views cost the task thread.
+  uint64_t partition_copies() const { return partition_copies_; }
+  void CountPartitionCopy() { ++partition_copies_; }
+
+  // Entries restored for states not declared yet, held as entries until they are.
+  size_t undeclared_entries() const {
+    size_t n = 0;
+    for (const auto& [name, entries] : pending_restore_) n += entries.size();
+    return n;
+  }
+
   // Creation of the typed states, for KeyedStateBackend::Get*State (state_backends.h).
   template <typename V>
   std::unique_ptr<ValueState<V>> MakeValueState(const ValueStateDescriptor<V>& d) {
@@ -347,15 +359,21 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
       }
     }
 
+    void ReleaseImpl() override {
+      states_.clear();
+      std::vector<StateEntry>().swap(undeclared_);
+    }
+
    private:
     const KeyGroupRange groups_;
     std::vector<std::pair<std::string, std::unique_ptr<state_internal::HeapStateView>>> states_;
-    const std::vector<StateEntry> undeclared_;  // by key group
+    std::vector<StateEntry> undeclared_;  // by key group
   };
 
   // Ordered, so that snapshots list states in a stable order. The states are owned by the base.
   std::map<std::string, state_internal::HeapStateCodec*> codecs_;
   std::unordered_map<std::string, std::vector<StateEntry>> pending_restore_;
+  uint64_t partition_copies_ = 0;
 };
 
 }  // namespace brook

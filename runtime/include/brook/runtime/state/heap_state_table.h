@@ -11,6 +11,8 @@
 //   timestamp (kTtl is a template parameter, so states without TTL pay nothing for it).
 // - Snapshots are copy-on-write per key group (see HeapStateTable), so the task thread's part
 //   of a checkpoint does not depend on the state's size.
+// - Big partitions are allocated in transparent huge pages (LargeTableAllocator): restoring and
+//   copying them would otherwise fault in every 4 KiB page, and random access would miss the TLB.
 // - Incremental TTL cleanup, as Flink's heap backend: every TTL'd write examines a few entries
 //   from an iterator that persists across calls and erases the expired ones, so a state that
 //   keeps inserting new keys (dedup) stays bounded by what is live within the TTL.
@@ -32,6 +34,7 @@
 #include "brook/runtime/key_groups.h"
 #include "brook/runtime/serde.h"
 #include "brook/runtime/state/keyed_state_backend.h"
+#include "brook/runtime/state/large_table_allocator.h"
 #include "brook/runtime/state/state_descriptor.h"
 #include "brook/runtime/state/state_encoding.h"
 
@@ -110,7 +113,9 @@ template <typename K, typename T, bool kTtl>
 class HeapStateTable {
  public:
   using Cell = HeapCell<T, kTtl>;
-  using Map = boost::unordered_flat_map<HeapKey<K>, Cell, HeapKeyHash<K>, HeapKeyEq<K>>;
+  // Big partitions live in huge pages (LargeTableAllocator).
+  using Map = boost::unordered_flat_map<HeapKey<K>, Cell, HeapKeyHash<K>, HeapKeyEq<K>,
+                                        LargeTableAllocator<std::pair<const HeapKey<K>, Cell>>>;
   // The partitions as of SharePartitions(), by key group (key_groups().first + index). Nobody
   // writes to them any more; they may be read on any thread.
   using Partitions = std::vector<std::shared_ptr<const Map>>;
@@ -217,15 +222,23 @@ class HeapStateTable {
   }
 
   // The cell of an arbitrary key of this backend's key groups, default-inserted if absent
-  // (restoring a snapshot).
+  // (restoring a snapshot). A partition restored into while empty is first sized for as many
+  // entries as the largest one restored so far: key groups hold about as many keys each, and
+  // growing a big table by doubling costs a rehash of everything in it each time.
   Cell& Slot(K key, int64_t ns) {
     const uint64_t hash = KeyHasher<K>{}(key);
     const size_t p = PartitionOf(KeyGroupForHash(hash, backend_.max_parallelism()));
     Map& map = MutablePartition(p);
+    if (map.empty() && restored_partition_size_ > 0) {
+      if (p == cleanup_partition_) cleanup_valid_ = false;
+      map.reserve(restored_partition_size_);
+    }
     auto it = map.find(HeapKeyRef<K>{&key, ns, hash});
     if (it != map.end()) return it->second;
     BeforeInsert(map, p);
-    return map.emplace(HeapKey<K>{std::move(key), ns}, Cell{}).first->second;
+    Cell& cell = map.emplace(HeapKey<K>{std::move(key), ns}, Cell{}).first->second;
+    restored_partition_size_ = std::max(restored_partition_size_, map.size());
+    return cell;
   }
 
   // Examines up to kCleanupEntriesPerWrite entries from where the last call stopped (visiting
@@ -287,6 +300,7 @@ class HeapStateTable {
     std::shared_ptr<Map>& partition = partitions_[p];
     if (partition.use_count() > 1) {
       partition = std::make_shared<Map>(std::as_const(*partition));
+      backend_.CountPartitionCopy();
       if (p == cleanup_partition_) cleanup_valid_ = false;
     } else {
       // A snapshot that shared the partition has let go (use_count reads 1): its reads happened
@@ -327,6 +341,7 @@ class HeapStateTable {
   size_t cleanup_partition_ = 0;
   typename Map::iterator cleanup_it_{};  // into partitions_[cleanup_partition_]
   bool cleanup_valid_ = false;
+  size_t restored_partition_size_ = 0;  // the largest partition Slot() inserted into
 };
 
 using StateSink = std::function<void(const StateEntry&)>;

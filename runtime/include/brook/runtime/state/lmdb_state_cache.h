@@ -145,6 +145,7 @@ class LmdbStateCache final : public LmdbCachedState {
   }
 
   void Drop() override {
+    if (map_.empty()) return;  // a restore drops caches per entry: clearing is O(capacity)
     WriteBack();
     map_.clear();
   }

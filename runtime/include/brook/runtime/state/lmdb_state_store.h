@@ -47,6 +47,8 @@ class LmdbStateSnapshot final : public KeyedStateView {
  protected:
   // Every entry, ordered by key group, then state id, then key.
   void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override;
+  // Ends the read transaction: LMDB may reuse the pages it kept alive.
+  void ReleaseImpl() override { txn_.reset(); }
 
  private:
   friend class LmdbStateStore;
