@@ -1,17 +1,18 @@
 // LargeTableAllocator: the allocator of the heap backend's hash tables. Small blocks come from
 // operator new; blocks of kLargeTableBytes or more are mapped from the kernel on their own,
 // aligned to 2 MiB and marked for transparent huge pages (madvise MADV_HUGEPAGE), and unmapped
-// when freed.
+// when freed, or kept for reuse by a later block of the same size: copy-on-write snapshots free
+// a table's old copy as the next snapshot's copy needs one alike, and reused memory is neither
+// faulted in nor zeroed again. Freed blocks kept never exceed the blocks in use.
 //
 // Why: a big keyed state is a few hash tables of many MiB each, read and written at random.
 // With 4 KiB pages every first touch of a page is a page fault (expensive under a hypervisor)
 // and most random accesses miss the TLB; huge pages cut both by 512x, which is what restoring
 // a table (all of it new memory) and copying one for a snapshot (copy-on-write) spend most of
-// their time on. Unmapping on free gives the memory of a table copy back to the kernel as soon
-// as the snapshot that needed it is done, where malloc would keep it in its arenas.
+// their time on.
 //
 // Where the kernel does not do transparent huge pages the blocks are ordinary mapped memory.
-// Threading: stateless; any thread.
+// Threading: any thread (the cache of freed blocks is locked).
 #pragma once
 
 #include <cstddef>
