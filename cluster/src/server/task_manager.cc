@@ -24,6 +24,7 @@
 #include "brook/cluster/server/task_group.h"
 #include "brook/cluster/task_deployment.h"
 #include "brook/jobs/job_library.h"
+#include "brook/runtime/heap_retention.h"
 #include "brook/runtime/snapshot_executor.h"
 #include "brook/runtime/task_snapshot.h"
 #include "cluster/src/server/control.capnp.h"
@@ -147,6 +148,7 @@ class TaskManager::Impl final : public rpc::RpcHandler {
   ~Impl() override { Stop(); }
 
   bool Start(std::string* error) {
+    RetainFreedHeapMemory();  // checkpoints would otherwise fault their staging memory in anew
     std::error_code ec;
     const auto dir = options_.working_dir.empty() ? DefaultWorkingDir(id_) : options_.working_dir;
     std::filesystem::create_directories(dir / "blobs", ec);
