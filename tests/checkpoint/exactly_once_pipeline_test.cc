@@ -220,7 +220,7 @@ class Job {
             SnapshotExecutor& executor, const std::string& vertex, int subtask,
             const std::string* restore_from) {
     SubtaskLocation location{vertex, subtask, kParallelism, kMaxParallelism};
-    task.SetCheckpointing({storage.CreateWriter(kJob, location), &responder, &executor});
+    task.SetCheckpointing({storage.CreateWriter(kJob, location), &responder, &executor, nullptr});
     if (restore_from) task.SetRestoreState(storage.LoadTaskState(*restore_from, location));
   }
 

@@ -220,7 +220,7 @@ TEST(OperatorStateSnapshot, SplitUnionAndBroadcastStateRedistributeOnRescale) {
     rules.put("b", 2);
     TaskSnapshot snapshot;
     snapshot.checkpoint_id = CheckpointId(2);
-    snapshot.operators.push_back({"op", {}, store.Snapshot()});
+    snapshot.operators.push_back({"op", {}, store.Snapshot(), nullptr});
     storage.WriteTaskSnapshot("job", {"v", s, 2, kMaxParallelism}, snapshot);
   }
   CheckpointMetadata m;
@@ -329,8 +329,9 @@ TEST(CollectionSourceSnapshot, PositionsRestoreAtAnotherParallelismWithoutLossOr
     testing::CollectingOutput<int64_t> out;
     source.SetMainOutput(&out);
     OperatorStateRegistry registry("collection");
-    registry.SetRestoredState(CheckpointId(1),
-                              {"collection", {}, OperatorStateStore::Redistribute(states, s, 3)});
+    registry.SetRestoredState(
+        CheckpointId(1),
+        {"collection", {}, OperatorStateStore::Redistribute(states, s, 3), nullptr});
     RuntimeContext context;
     context.operator_name = "collection";
     context.subtask_index = s;
@@ -386,8 +387,8 @@ TEST(FileSourceSnapshot, OffsetsRestoreAtAnotherParallelismWithoutLossOrRepeat) 
     testing::CollectingOutput<std::string> out;
     source.SetMainOutput(&out);
     OperatorStateRegistry registry("files");
-    registry.SetRestoredState(CheckpointId(1),
-                              {"files", {}, OperatorStateStore::Redistribute(states, s, 3)});
+    registry.SetRestoredState(
+        CheckpointId(1), {"files", {}, OperatorStateStore::Redistribute(states, s, 3), nullptr});
     RuntimeContext context;
     context.operator_name = "files";
     context.subtask_index = s;

@@ -43,8 +43,8 @@ long ThirdBatchFaults(long* first) {
 }
 
 TEST(RetainFreedHeapMemory, ABatchOfBigBlocksReusesTheMemoryOfTheLastOne) {
-  for (const char* tuned : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
-                            "GLIBC_TUNABLES"}) {
+  for (const char* tuned :
+       {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"}) {
     if (std::getenv(tuned) != nullptr) GTEST_SKIP() << tuned << " is set: malloc is left alone";
   }
   RetainFreedHeapMemory();

@@ -673,8 +673,9 @@ TEST(LargeTableAllocator, MapsBigBlocksAlignedAndSmallOnesFromTheHeap) {
   for (size_t n : {size_t{16}, state_internal::kLargeTableBytes / 8,
                    state_internal::kLargeTableBytes / 8 * 3 + 5}) {
     uint64_t* block = allocator.allocate(n);
-    if (n * 8 >= state_internal::kLargeTableBytes)
+    if (n * 8 >= state_internal::kLargeTableBytes) {
       EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % state_internal::kLargeTableBytes, 0u) << n;
+    }
     for (size_t i = 0; i < n; ++i) block[i] = i * 7;
     for (size_t i = 0; i < n; i += 4099) ASSERT_EQ(block[i], i * 7);
     EXPECT_EQ(block[n - 1], (n - 1) * 7);

@@ -149,7 +149,7 @@ struct Pipeline {
         {&channel});
     src->SetMainOutput(&writer->AsOutput());
     source.SetInput(std::make_unique<SourceInput>(dynamic_cast<SourceOperatorBase*>(src)), {});
-    source.SetCheckpointing({source_writer, &responder, &executor});
+    source.SetCheckpointing({source_writer, &responder, &executor, nullptr});
 
     RuntimeContext sum_context;
     sum_context.operator_name = "sum";
@@ -159,7 +159,7 @@ struct Pipeline {
     sum.SetInput(std::make_unique<InputGate<int64_t>>(
                      std::vector<ChannelReceiver<int64_t>*>{&channel}, head.get(), &sum.metrics()),
                  {&channel});
-    sum.SetCheckpointing({sum_writer, &responder, &executor});
+    sum.SetCheckpointing({sum_writer, &responder, &executor, nullptr});
   }
 
   void Start() {
@@ -265,7 +265,7 @@ TEST(StreamTaskCheckpoint, CoordinatorAbortReleasesABlockedChannelWithoutAckOrDe
   task.SetInput(std::make_unique<InputGate<int64_t>>(std::vector<ChannelReceiver<int64_t>*>{&a, &b},
                                                      &head, &task.metrics()),
                 {&a, &b});
-  task.SetCheckpointing({nullptr, &responder, nullptr});
+  task.SetCheckpointing({nullptr, &responder, nullptr, nullptr});
   std::thread runner([&] { task.Run(); });
   auto record = [](int64_t v) {
     RecordBatch<int64_t> batch;
@@ -310,7 +310,7 @@ TEST(StreamTaskCheckpoint, ANewerBarrierDeclinesThePendingCheckpoint) {
   task.SetInput(std::make_unique<InputGate<int64_t>>(std::vector<ChannelReceiver<int64_t>*>{&a, &b},
                                                      &head, &task.metrics()),
                 {&a, &b});
-  task.SetCheckpointing({nullptr, &responder, nullptr});
+  task.SetCheckpointing({nullptr, &responder, nullptr, nullptr});
   std::thread runner([&] { task.Run(); });
   auto barrier = [](int64_t id) {
     return ChannelElement<int64_t>(StreamEvent(CheckpointBarrier{CheckpointId(id), 0}));
