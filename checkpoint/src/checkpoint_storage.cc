@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <span>
@@ -330,39 +331,16 @@ std::shared_ptr<CheckpointStorage::Environment> CheckpointStorage::EnvironmentAt
 }
 
 namespace {
-// One key group's keyed entries, encoded as Encode(KeyedRecord) would (a count, then each
-// entry's three strings) but straight from the entries, without a KeyedRecord of copies: the
-// big part of a checkpoint goes through here.
-class KeyedGroupEncoder {
- public:
-  void Add(const StateEntry& e) {
-    BufferWriter w(body_);
-    Serde<std::string>::Write(w, e.state_name);
-    Serde<std::string>::Write(w, e.key);
-    Serde<std::string>::Write(w, e.value);
-    ++count_;
-  }
-  bool empty() const { return count_ == 0; }
-  // Writes the encoding as the value of `key`, in place (the count, then the entries), and
-  // clears the encoder.
-  template <typename Writer>
-  void WriteTo(Writer& writer, std::string_view key) {
-    std::vector<std::byte> count;
-    {
-      BufferWriter w(count);
-      w.WriteVarint(count_);
-    }
-    std::byte* out = writer.Reserve(key, count.size() + body_.size());
-    std::memcpy(out, count.data(), count.size());
-    if (!body_.empty()) std::memcpy(out + count.size(), body_.data(), body_.size());
-    body_.clear();
-    count_ = 0;
-  }
-
- private:
-  std::vector<std::byte> body_;
-  uint64_t count_ = 0;
-};
+// Puts one key group's block as the value of `key`, in place: the count, then the entries (as
+// Encode(KeyedRecord) would encode them). The big part of a checkpoint goes through here.
+template <typename Writer>
+void PutKeyGroup(Writer& writer, std::string_view key, const KeyGroupBlock& block) {
+  std::byte count[BufferWriter::kMaxVarintBytes];
+  const size_t count_size = BufferWriter::PutVarint(count, block.count);
+  std::byte* out = writer.Reserve(key, count_size + block.bytes.size());
+  std::memcpy(out, count, count_size);
+  if (!block.bytes.empty()) std::memcpy(out + count_size, block.bytes.data(), block.bytes.size());
+}
 }  // namespace
 
 std::string CheckpointStorage::WriteTaskSnapshot(const std::string& job_id,
@@ -373,43 +351,43 @@ std::string CheckpointStorage::WriteTaskSnapshot(const std::string& job_id,
                   snapshot.timestamp, {}, snapshot.channel_state};
   for (const OperatorSnapshot& op : snapshot.operators) std::get<4>(task).push_back(op.operator_id);
   EnvironmentAt(directory, /*create=*/true)->Write([&](Environment::Writer& writer) {
-    KeyedGroupEncoder encoder;
     for (const OperatorSnapshot& op : snapshot.operators) {
       writer.Put(OperatorKey(location.vertex, op.operator_id, location.subtask), op.operator_state);
-      // The entries added on the task thread (timers): few; merged into their key groups.
+      // The entries added on the task thread (timers of tests, say): few; merged into their key
+      // groups.
       std::map<int32_t, std::vector<const StateEntry*>> added;
       for (const StateEntry& e : op.keyed) added[e.key_group].push_back(&e);
       const std::string prefix = KeyedPrefix(location.vertex, op.operator_id, location.subtask);
-      int32_t group = -1;
-      auto write_group = [&] {
-        if (auto it = added.find(group); it != added.end()) {
-          for (const StateEntry* e : it->second) encoder.Add(*e);
-          added.erase(it);
+      KeyGroupBlock added_only;
+      auto put_added_through = [&](int32_t last) {
+        while (!added.empty() && added.begin()->first <= last) {
+          added_only.Reset(added.begin()->first);
+          for (const StateEntry* e : added.begin()->second) added_only.Add(*e);
+          added.erase(added.begin());
+          PutKeyGroup(writer, prefix + Fixed(added_only.key_group), added_only);
+          writer.CommitIfLarge();
         }
-        if (!encoder.empty()) encoder.WriteTo(writer, prefix + Fixed(group));
-        writer.CommitIfLarge();
       };
       // The backend's view streams key group by key group, one LMDB value each.
       if (op.keyed_view) {
-        op.keyed_view->ForEachEntry([&](const StateEntry& e) {
-          if (e.key_group != group) {
-            if (e.key_group < group)
-              throw std::runtime_error("checkpoint storage: keyed entries out of key-group order");
-            if (group >= 0) write_group();
-            group = e.key_group;
+        int32_t previous = -1;
+        op.keyed_view->ForEachKeyGroup([&](KeyGroupBlock& block) {
+          if (block.key_group <= previous)
+            throw std::runtime_error("checkpoint storage: keyed entries out of key-group order");
+          previous = block.key_group;
+          put_added_through(block.key_group - 1);
+          if (auto it = added.find(block.key_group); it != added.end()) {
+            for (const StateEntry* e : it->second) block.Add(*e);
+            added.erase(it);
           }
-          encoder.Add(e);
+          PutKeyGroup(writer, prefix + Fixed(block.key_group), block);
+          writer.CommitIfLarge();
         });
-        if (group >= 0) write_group();
         // Its entries are in the transaction now: let the task stop paying for the view before
         // the commit waits for the disk.
         op.keyed_view->Release();
       }
-      for (const auto& [g, entries] : added) {
-        for (const StateEntry* e : entries) encoder.Add(*e);
-        encoder.WriteTo(writer, prefix + Fixed(g));
-        writer.CommitIfLarge();
-      }
+      put_added_through(std::numeric_limits<int32_t>::max());
     }
     // Last: a subtask's state counts only with its task record.
     writer.Put(TaskKey(location.vertex, location.subtask), Encode(task));

@@ -83,63 +83,51 @@ class KeyedStateSnapshot final : public CheckpointedState {
 
    protected:
     void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
-      // Counting sort of the timers by key group.
-      const size_t num_groups = size_t(std::max(groups_.size(), 0));
-      std::vector<size_t> starts(num_groups + 1, 0);
-      std::vector<int32_t> timer_groups;
-      timer_groups.reserve(timers_.event->size() + timers_.processing->size());
-      for (const auto* set : {timers_.event.get(), timers_.processing.get()}) {
-        for (const Timer& t : *set) {
-          const int32_t group = KeyGroupFor(t.key, max_parallelism_).value();
-          if (!groups_.Contains(KeyGroup(group)))
-            throw std::runtime_error("a timer's key is outside the subtask's key groups");
-          timer_groups.push_back(group);
-          ++starts[size_t(group - groups_.first) + 1];
-        }
-      }
-      for (size_t g = 0; g < num_groups; ++g) starts[g + 1] += starts[g];
-      std::vector<std::pair<const Timer*, bool>> ordered(timer_groups.size());  // timer, event?
-      {
-        std::vector<size_t> next(starts.begin(), starts.end() - 1);
-        size_t i = 0;
-        for (const auto* set : {timers_.event.get(), timers_.processing.get()}) {
-          const bool event = set == timers_.event.get();
-          for (const Timer& t : *set)
-            ordered[next[size_t(timer_groups[i++] - groups_.first)]++] = {&t, event};
-        }
-      }
-      std::vector<int32_t>().swap(timer_groups);
+      KeyGroupBlock block;
+      ForEachKeyGroupImpl(block, [&](KeyGroupBlock& b) { b.ForEachEntry(sink); });
+    }
 
-      StateEntry entry;
-      std::vector<std::byte> scratch;
-      size_t next_group = 0;  // timers of groups before it were emitted
-      auto emit_timers_through = [&](int32_t group) {
-        for (; next_group < num_groups && groups_.first + int32_t(next_group) <= group; ++next_group) {
-          entry.key_group = groups_.first + int32_t(next_group);
-          for (size_t i = starts[next_group]; i < starts[next_group + 1]; ++i) {
-            const auto& [timer, event] = ordered[i];
-            entry.state_name = event ? kEventTimersState : kProcessingTimersState;
-            scratch.clear();
-            {
-              BufferWriter w(scratch);
-              Serde<K>::Write(w, timer->key);
-            }
-            entry.key.assign(reinterpret_cast<const char*>(scratch.data()), scratch.size());
-            scratch.clear();
-            {
-              BufferWriter w(scratch);
-              Serde<std::pair<int64_t, int64_t>>::Write(w, {timer->time, timer->ns});
-            }
-            entry.value.assign(reinterpret_cast<const char*>(scratch.data()), scratch.size());
-            sink(entry);
-          }
+    // The state's key groups, each with its timers appended, and the key groups that hold only
+    // timers in between.
+    void ForEachKeyGroupImpl(KeyGroupBlock& block, const KeyGroupSink& sink) override {
+      const TimersByGroup timers = BucketTimers();
+      const std::vector<std::byte> event_name = Serialize(std::string(kEventTimersState));
+      const std::vector<std::byte> processing_name =
+          Serialize(std::string(kProcessingTimersState));
+      auto append_timers = [&](KeyGroupBlock& b) {
+        const size_t index = size_t(b.key_group - groups_.first);
+        BlockEntryAppender event(b, event_name), processing(b, processing_name);
+        for (size_t i = timers.starts[index]; i < timers.starts[index + 1]; ++i) {
+          const auto& [timer, is_event] = timers.ordered[i];
+          (is_event ? event : processing)
+              .Append(
+                  [&](std::vector<std::byte>& bytes) {
+                    BufferWriter w(bytes);
+                    Serde<K>::Write(w, timer->key);
+                  },
+                  [&](std::vector<std::byte>& bytes) {
+                    BufferWriter w(bytes);
+                    Serde<std::pair<int64_t, int64_t>>::Write(w, {timer->time, timer->ns});
+                  });
         }
       };
-      state_->ForEachEntry([&](const StateEntry& e) {
-        emit_timers_through(e.key_group);
-        sink(e);
+      int32_t next_group = groups_.first;  // groups before it were passed on
+      auto timers_only_through = [&](int32_t last) {
+        for (; next_group <= last; ++next_group) {
+          const size_t index = size_t(next_group - groups_.first);
+          if (timers.starts[index] == timers.starts[index + 1]) continue;
+          block.Reset(next_group);  // the state's view fills a block of its own
+          append_timers(block);
+          sink(block);
+        }
+      };
+      state_->ForEachKeyGroup([&](KeyGroupBlock& b) {
+        timers_only_through(b.key_group - 1);
+        append_timers(b);
+        next_group = b.key_group + 1;
+        sink(b);
       });
-      emit_timers_through(groups_.last);
+      timers_only_through(groups_.last);
     }
 
     void ReleaseImpl() override {
@@ -148,6 +136,39 @@ class KeyedStateSnapshot final : public CheckpointedState {
     }
 
    private:
+    // The timers of both sets by key group (a counting sort): ordered[starts[i]..starts[i+1])
+    // are key group groups_.first + i's, each with whether it is an event-time timer.
+    struct TimersByGroup {
+      std::vector<size_t> starts;
+      std::vector<std::pair<const Timer*, bool>> ordered;
+    };
+    TimersByGroup BucketTimers() const {
+      const size_t num_groups = size_t(std::max(groups_.size(), 0));
+      TimersByGroup out;
+      out.starts.assign(num_groups + 1, 0);
+      std::vector<int32_t> timer_groups;
+      timer_groups.reserve(timers_.event->size() + timers_.processing->size());
+      for (const auto* set : {timers_.event.get(), timers_.processing.get()}) {
+        for (const Timer& t : *set) {
+          const int32_t group = KeyGroupFor(t.key, max_parallelism_).value();
+          if (!groups_.Contains(KeyGroup(group)))
+            throw std::runtime_error("a timer's key is outside the subtask's key groups");
+          timer_groups.push_back(group);
+          ++out.starts[size_t(group - groups_.first) + 1];
+        }
+      }
+      for (size_t g = 0; g < num_groups; ++g) out.starts[g + 1] += out.starts[g];
+      out.ordered.resize(timer_groups.size());
+      std::vector<size_t> next(out.starts.begin(), out.starts.end() - 1);
+      size_t i = 0;
+      for (const auto* set : {timers_.event.get(), timers_.processing.get()}) {
+        const bool event = set == timers_.event.get();
+        for (const Timer& t : *set)
+          out.ordered[next[size_t(timer_groups[i++] - groups_.first)]++] = {&t, event};
+      }
+      return out;
+    }
+
     const std::unique_ptr<KeyedStateView> state_;
     typename KeyedTimerService<K>::SharedTimers timers_;
     const int max_parallelism_;

@@ -77,26 +77,23 @@ class HeapMapState final : public MapState<UK, UV>, public HeapStateCodec {
 
   // Includes expired entries not cleaned up yet, like the other backend (they read as absent).
   std::unique_ptr<HeapStateView> TakeView() override {
-    return MakeHeapTableView(table_, [](const auto& key, const auto& outer,
-                                        std::vector<std::byte>& scratch, StateEntry& entry,
-                                        const StateSink& sink) {
+    return MakeHeapTableView(table_, [](const auto& key, const auto& outer, BlockEntryAppender& out) {
       for (const auto& [user_key, cell] : outer.value) {
-        scratch.clear();
-        {
-          BufferWriter w(scratch);
-          Serde<K>::Write(w, key.key);
-          AppendNamespace(scratch, key.ns);
-          Serde<UK>::Write(w, user_key);
-        }
-        AssignBytes(entry.key, scratch);
-        scratch.clear();
-        if constexpr (kTtl) AppendTimestamp(scratch, cell.last_access);
-        {
-          BufferWriter w(scratch);
-          Serde<UV>::Write(w, cell.value);
-        }
-        AssignBytes(entry.value, scratch);
-        sink(entry);
+        out.Append(
+            [&](std::vector<std::byte>& bytes) {
+              {
+                BufferWriter w(bytes);
+                Serde<K>::Write(w, key.key);
+              }
+              AppendNamespace(bytes, key.ns);
+              BufferWriter w(bytes);
+              Serde<UK>::Write(w, user_key);
+            },
+            [&](std::vector<std::byte>& bytes) {
+              if constexpr (kTtl) AppendTimestamp(bytes, cell.last_access);
+              BufferWriter w(bytes);
+              Serde<UV>::Write(w, cell.value);
+            });
       }
     });
   }

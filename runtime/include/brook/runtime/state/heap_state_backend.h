@@ -45,12 +45,9 @@ class HeapSingleValueCodec : public HeapStateCodec {
       : backend_(backend), table_(backend, ttl) {}
 
   std::unique_ptr<HeapStateView> TakeView() override {
-    return MakeHeapTableView(table_, [](const auto& key, const auto& cell,
-                                        std::vector<std::byte>& scratch, StateEntry& entry,
-                                        const StateSink& sink) {
-      EncodeHeapEntry<K, kTtl>(key.key, key.ns, cell, scratch, entry,
+    return MakeHeapTableView(table_, [](const auto& key, const auto& cell, BlockEntryAppender& out) {
+      AppendHeapEntry<K, kTtl>(key.key, key.ns, cell, out,
                                [&](BufferWriter& w) { Serde<T>::Write(w, cell.value); });
-      sink(entry);
     });
   }
 
@@ -212,13 +209,10 @@ class HeapListState final : public ListState<V>, public HeapStateCodec {
   }
 
   std::unique_ptr<HeapStateView> TakeView() override {
-    return MakeHeapTableView(table_, [](const auto& key, const auto& cell,
-                                        std::vector<std::byte>& scratch, StateEntry& entry,
-                                        const StateSink& sink) {
-      EncodeHeapEntry<K, kTtl>(key.key, key.ns, cell, scratch, entry, [&](BufferWriter& w) {
+    return MakeHeapTableView(table_, [](const auto& key, const auto& cell, BlockEntryAppender& out) {
+      AppendHeapEntry<K, kTtl>(key.key, key.ns, cell, out, [&](BufferWriter& w) {
         for (const V& v : cell.value) Serde<V>::Write(w, v);
       });
-      sink(entry);
     });
   }
 
@@ -342,20 +336,26 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
     View(KeyGroupRange groups,
          std::vector<std::pair<std::string, std::unique_ptr<state_internal::HeapStateView>>> states,
          std::vector<StateEntry> undeclared)
-        : groups_(groups), states_(std::move(states)), undeclared_(std::move(undeclared)) {}
+        : groups_(groups), states_(std::move(states)), undeclared_(std::move(undeclared)) {
+      for (const auto& [name, state] : states_) encoded_names_.push_back(Serialize(name));
+    }
 
    protected:
     void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
-      StateEntry entry;
+      KeyGroupBlock block;
+      ForEachKeyGroupImpl(block, [&](KeyGroupBlock& b) { b.ForEachEntry(sink); });
+    }
+
+    void ForEachKeyGroupImpl(KeyGroupBlock& block, const KeyGroupSink& sink) override {
       size_t next_undeclared = 0;
       for (int32_t index = 0; index < groups_.size(); ++index) {
-        for (auto& [name, state] : states_) {
-          entry.state_name = name;
-          state->EncodePartition(size_t(index), entry, sink);
-        }
+        block.Reset(groups_.first + index);
+        for (size_t s = 0; s < states_.size(); ++s)
+          states_[s].second->AppendPartition(size_t(index), encoded_names_[s], block);
         while (next_undeclared < undeclared_.size() &&
                undeclared_[next_undeclared].key_group <= groups_.first + index)
-          sink(undeclared_[next_undeclared++]);
+          block.Add(undeclared_[next_undeclared++]);
+        if (block.count > 0) sink(block);
       }
     }
 
@@ -368,6 +368,7 @@ class HeapKeyedStateBackend final : public KeyedStateBackend<K> {
     const KeyGroupRange groups_;
     std::vector<std::pair<std::string, std::unique_ptr<state_internal::HeapStateView>>> states_;
     std::vector<StateEntry> undeclared_;  // by key group
+    std::vector<std::vector<std::byte>> encoded_names_;  // Serde<std::string>, by state
   };
 
   // Ordered, so that snapshots list states in a stable order. The states are owned by the base.

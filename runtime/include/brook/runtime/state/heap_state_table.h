@@ -3,8 +3,9 @@
 // heap_state_backend.h are thin typed layers over it.
 //
 // Why this shape:
-// - boost::unordered_flat_map (open addressing) keeps small values inline, so an access to a
-//   ValueState<int64_t> of an int64 key is one probe and no allocation.
+// - Open addressing keeps small values inline, so an access to a ValueState<int64_t> of an
+//   int64 key is one probe and no allocation: FlatCopyTable for trivially copyable entries (a
+//   snapshot's copy of it is a memcpy), boost::unordered_flat_map for the others.
 // - Lookups use a HeapKeyRef that points at the backend's current key and carries its hash,
 //   computed once per SetCurrentKey: a lookup neither copies a string key nor rehashes it.
 // - With TTL off, a cell is exactly the value; with TTL on it also holds the last-access
@@ -28,11 +29,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
+#include <span>
 #include <utility>
 #include <vector>
 
 #include "brook/runtime/key_groups.h"
 #include "brook/runtime/serde.h"
+#include "brook/runtime/state/flat_copy_table.h"
 #include "brook/runtime/state/keyed_state_backend.h"
 #include "brook/runtime/state/large_table_allocator.h"
 #include "brook/runtime/state/state_descriptor.h"
@@ -113,9 +117,13 @@ template <typename K, typename T, bool kTtl>
 class HeapStateTable {
  public:
   using Cell = HeapCell<T, kTtl>;
-  // Big partitions live in huge pages (LargeTableAllocator).
-  using Map = boost::unordered_flat_map<HeapKey<K>, Cell, HeapKeyHash<K>, HeapKeyEq<K>,
-                                        LargeTableAllocator<std::pair<const HeapKey<K>, Cell>>>;
+  // Big partitions live in huge pages (LargeTableAllocator). Trivially copyable entries live in
+  // a FlatCopyTable, which copy-on-write copies with memcpy.
+  using Map = std::conditional_t<
+      std::is_trivially_copyable_v<HeapKey<K>> && std::is_trivially_copyable_v<Cell>,
+      FlatCopyTable<HeapKey<K>, Cell, HeapKeyHash<K>, HeapKeyEq<K>, LargeTableAllocator<std::byte>>,
+      boost::unordered_flat_map<HeapKey<K>, Cell, HeapKeyHash<K>, HeapKeyEq<K>,
+                                LargeTableAllocator<std::pair<const HeapKey<K>, Cell>>>>;
   // The partitions as of SharePartitions(), by key group (key_groups().first + index). Nobody
   // writes to them any more; they may be read on any thread.
   using Partitions = std::vector<std::shared_ptr<const Map>>;
@@ -344,16 +352,15 @@ class HeapStateTable {
   size_t restored_partition_size_ = 0;  // the largest partition Slot() inserted into
 };
 
-using StateSink = std::function<void(const StateEntry&)>;
-
 // One heap state as a snapshot sees it: its partitions as of the barrier and how to encode their
 // entries. Read on any thread, one thread at a time.
 class HeapStateView {
  public:
   virtual ~HeapStateView() = default;
-  // Calls `sink` for every entry of partition `index` (key group first_group() + index).
-  // `entry.state_name` is already set; the view fills the rest.
-  virtual void EncodePartition(size_t index, StateEntry& entry, const StateSink& sink) = 0;
+  // Appends every entry of partition `index` (key group first_group() + index) to `block`, under
+  // the state name whose Serde<std::string> encoding is `encoded_name`.
+  virtual void AppendPartition(size_t index, std::span<const std::byte> encoded_name,
+                               KeyGroupBlock& block) = 0;
 };
 
 // The snapshot side of a heap state: it alone knows how to encode its values.
@@ -366,25 +373,23 @@ class HeapStateCodec {
   virtual void RestoreEntry(const StateEntry& entry) = 0;
 };
 
-// A view over a HeapStateTable's shared partitions. `encode(key, cell, scratch, entry, sink)`
-// turns one table entry into one or more StateEntry (key and value; the key group is set).
+// A view over a HeapStateTable's shared partitions. `encode(key, cell, appender)` appends one
+// table entry as one or more entries (BlockEntryAppender::Append).
 template <typename Table, typename Encode>
 class HeapTableView final : public HeapStateView {
  public:
   HeapTableView(const Table& table, Encode encode)
-      : partitions_(table.SharePartitions()), first_group_(table.first_group()),
-        encode_(std::move(encode)) {}
+      : partitions_(table.SharePartitions()), encode_(std::move(encode)) {}
 
-  void EncodePartition(size_t index, StateEntry& entry, const StateSink& sink) override {
-    entry.key_group = first_group_ + int32_t(index);
-    for (const auto& [key, cell] : *partitions_[index]) encode_(key, cell, scratch_, entry, sink);
+  void AppendPartition(size_t index, std::span<const std::byte> encoded_name,
+                       KeyGroupBlock& block) override {
+    BlockEntryAppender out(block, encoded_name);
+    for (const auto& [key, cell] : *partitions_[index]) encode_(key, cell, out);
   }
 
  private:
   const typename Table::Partitions partitions_;
-  const int32_t first_group_;
   Encode encode_;
-  std::vector<std::byte> scratch_;
 };
 
 template <typename Table, typename Encode>
@@ -392,25 +397,24 @@ std::unique_ptr<HeapStateView> MakeHeapTableView(const Table& table, Encode enco
   return std::make_unique<HeapTableView<Table, Encode>>(table, std::move(encode));
 }
 
-// Fills `entry`'s key and value with the portable encoding of one table entry: `write_value`
-// writes the value after the TTL timestamp (if any). The key group is the caller's.
+// Appends one table entry in the portable encoding: the key (Serde<K>, then the namespace) and
+// the value (the TTL timestamp if any, then what `write_value(BufferWriter&)` writes).
 template <typename K, bool kTtl, typename Cell, typename WriteValue>
-void EncodeHeapEntry(const K& key, int64_t ns, const Cell& cell, std::vector<std::byte>& scratch,
-                     StateEntry& entry, WriteValue&& write_value) {
-  scratch.clear();
-  {
-    BufferWriter w(scratch);
-    Serde<K>::Write(w, key);
-  }
-  AppendNamespace(scratch, ns);
-  AssignBytes(entry.key, scratch);
-  scratch.clear();
-  if constexpr (kTtl) AppendTimestamp(scratch, cell.last_access);
-  {
-    BufferWriter w(scratch);
-    write_value(w);
-  }
-  AssignBytes(entry.value, scratch);
+void AppendHeapEntry(const K& key, int64_t ns, const Cell& cell, BlockEntryAppender& out,
+                     WriteValue&& write_value) {
+  out.Append(
+      [&](std::vector<std::byte>& bytes) {
+        {
+          BufferWriter w(bytes);
+          Serde<K>::Write(w, key);
+        }
+        AppendNamespace(bytes, ns);
+      },
+      [&](std::vector<std::byte>& bytes) {
+        if constexpr (kTtl) AppendTimestamp(bytes, cell.last_access);
+        BufferWriter w(bytes);
+        write_value(w);
+      });
 }
 
 }  // namespace state_internal

@@ -25,6 +25,7 @@
 #include "brook/runtime/check.h"
 #include "brook/runtime/ids.h"
 #include "brook/runtime/key_groups.h"
+#include "brook/runtime/state/key_group_block.h"
 #include "brook/runtime/state/keyed_state.h"
 #include "brook/runtime/state/state_descriptor.h"
 #include "brook/runtime/timer_service.h"
@@ -41,20 +42,6 @@ struct StateBackendConfig {
   // LMDB: entries each value, reducing and aggregating state keeps deserialized in its
   // write-back cache (lmdb_state_cache.h). Memory is about this many keys, namespaces and values.
   size_t lmdb_cache_entries = 65'536;
-};
-
-// One entry of keyed state in the portable snapshot format that both backends write and read,
-// so a snapshot taken from one backend restores into the other and can be split by key group.
-//   key:   Serde<K>(key), namespace (8 bytes big-endian with the sign bit flipped, so byte order
-//          is numeric order), and for MapState Serde<UK>(user key);
-//   value: with TTL, the 8-byte little-endian last-access timestamp; then Serde<V>(value) (for
-//          ListState the elements' encodings back to back, without a count).
-// A state must keep its TTL on or off across a restore (the value layout depends on it).
-struct StateEntry {
-  int32_t key_group = 0;
-  std::string state_name;
-  std::string key;
-  std::string value;
 };
 
 // A consistent view of a backend's keyed state as of the moment it was taken (a checkpoint
@@ -80,7 +67,20 @@ class KeyedStateView {
     });
     bytes_ = bytes;
   }
-  // Bytes of the entries of the last complete ForEachEntry (as TaskSnapshot::StateSize counts).
+  // The same entries, a key group at a time: calls `sink` once for each key group that holds
+  // entries, in ascending order, with their encoding (KeyGroupBlock). The sink may append to the
+  // block; it is valid only during the call. Throws as ForEachEntry.
+  void ForEachKeyGroup(const KeyGroupSink& sink) {
+    BROOK_CHECK(!released_, "a keyed state view is read after Release()");
+    size_t bytes = 0;
+    KeyGroupBlock block;
+    ForEachKeyGroupImpl(block, [&](KeyGroupBlock& b) {
+      sink(b);
+      bytes += b.bytes.size() + b.count;  // as ForEachEntry counts, give or take length bytes
+    });
+    bytes_ = bytes;
+  }
+  // Bytes of the entries of the last complete read (as TaskSnapshot::StateSize counts).
   size_t bytes() const { return bytes_; }
 
   // Lets go of what the view reads (shared heap tables, the LMDB read transaction) after its
@@ -95,6 +95,9 @@ class KeyedStateView {
 
  protected:
   virtual void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) = 0;
+  // Fills `block` (scratch the caller owns) with each key group's entries in turn and passes it
+  // to `sink`. By default from ForEachEntryImpl; views that encode faster override it.
+  virtual void ForEachKeyGroupImpl(KeyGroupBlock& block, const KeyGroupSink& sink);
   virtual void ReleaseImpl() {}
 
  private:
