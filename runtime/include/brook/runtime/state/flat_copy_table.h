@@ -153,11 +153,17 @@ class FlatCopyTable {
   static constexpr uint8_t kDeleted = 1;
 
   static size_t MaxLoad(size_t capacity) { return capacity / 8 * 7; }
+  // The group and the tag come from a product of the hash: the low bits of a key's hash are
+  // the same for every key of a partition (they pick its key group), so they cannot pick the
+  // group; a product's middle and top bits depend on all the bits below them.
+  static uint64_t Spread(size_t hash) { return uint64_t(hash) * 0x9E3779B97F4A7C15ull; }
   static uint8_t Tag(size_t hash) {
-    const auto tag = uint8_t(hash >> (sizeof(size_t) * 8 - 8));
+    const auto tag = uint8_t(Spread(hash) >> 56);
     return tag < 2 ? uint8_t(tag + 2) : tag;
   }
-  size_t FirstGroup(size_t hash) const { return hash & (capacity_ / kGroup - 1); }
+  size_t FirstGroup(size_t hash) const {
+    return size_t(Spread(hash) >> 24) & (capacity_ / kGroup - 1);
+  }
 
 #if defined(__SSE2__)
   static uint32_t MatchMask(const uint8_t* group, uint8_t tag) {
