@@ -31,7 +31,11 @@
 // so this is late by up to one interval), grows in the new attempt with every subtask RUNNING.
 //
 //   brook_checkpoint_bench checkpoint_memory|checkpoint_lmdb... [--state-bytes B]
-//                          [--events N] [--interval-ms MS] [--no-recovery | --recovery-only]
+//                          [--events N] [--interval-ms MS] [--rounds R]
+//                          [--no-recovery | --recovery-only]
+//
+// --rounds R runs the pair (without, with checkpoints) R times, alternating, and reports the
+// median time of each (default 1): the same run varies a lot from one to the next on a VM.
 //
 // --recovery-only measures recovery alone (for tuning it): its case line has recovery_s only.
 // Each recovery measurement prints, on stderr, the processes' log lines that time its phases.
@@ -77,6 +81,7 @@ struct Settings {
   int interval_ms = 1000;
   bool recovery = true;
   bool throughput = true;
+  int rounds = 1;  // pairs of runs (without, with checkpoints); the case line has their medians
 
   uint64_t keys() const {
     return std::max<uint64_t>(1, state_bytes / brook_bench::kCheckpointBenchStateBytesPerKey);
@@ -349,20 +354,32 @@ bool RunCase(const Settings& settings, const std::string& name, const std::strin
     std::fflush(stdout);
     return true;
   }
-  const Run without = RunInProcess(settings, backend, 0);
-  std::fprintf(stderr, "case %s: without checkpoints %.2f s\n", name.c_str(), without.seconds);
-  const Run with = RunInProcess(settings, backend, settings.interval_ms);
+  // Rounds alternate the two runs, so that both meet the machine in the same states: on a VM
+  // the same run varies by up to 2x with how fragmented memory is (huge pages for the tables).
+  std::vector<double> without_seconds, with_seconds;
   std::vector<double> durations;
   int64_t max_state = 0;
-  for (const auto& [id, c] : with.checkpoints) {
-    durations.push_back(c.first);
-    max_state = std::max(max_state, c.second);
+  int failed_checkpoints = 0;
+  bool match = true;
+  for (int round = 0; round < settings.rounds; ++round) {
+    const Run without = RunInProcess(settings, backend, 0);
+    std::fprintf(stderr, "case %s: without checkpoints %.2f s\n", name.c_str(), without.seconds);
+    const Run with = RunInProcess(settings, backend, settings.interval_ms);
+    size_t completed = 0;
+    for (const auto& [id, c] : with.checkpoints) {
+      durations.push_back(c.first);
+      max_state = std::max(max_state, c.second);
+      ++completed;
+    }
+    std::fprintf(stderr, "case %s: with checkpoints %.2f s, %zu completed, %d failed\n",
+                 name.c_str(), with.seconds, completed, with.failed_checkpoints);
+    without_seconds.push_back(without.seconds);
+    with_seconds.push_back(with.seconds);
+    failed_checkpoints += with.failed_checkpoints;
+    match = match && with.windows == without.windows && with.events == without.events &&
+            with.checksum == without.checksum && without.windows == settings.keys() &&
+            without.events == events;
   }
-  std::fprintf(stderr, "case %s: with checkpoints %.2f s, %zu completed, %d failed\n", name.c_str(),
-               with.seconds, durations.size(), with.failed_checkpoints);
-  const bool match = with.windows == without.windows && with.events == without.events &&
-                     with.checksum == without.checksum && without.windows == settings.keys() &&
-                     without.events == events;
   std::string recovery = "n/a";
   if (settings.recovery) {
     const double seconds = MeasureRecovery(settings, backend);
@@ -370,17 +387,17 @@ bool RunCase(const Settings& settings, const std::string& name, const std::strin
     std::snprintf(text, sizeof text, "%.2f", seconds);
     recovery = text;
   }
-  const double brook_rate = double(events) / with.seconds;
-  const double baseline_rate = double(events) / without.seconds;
+  const double brook_seconds = Median(with_seconds), baseline_seconds = Median(without_seconds);
+  const double brook_rate = double(events) / brook_seconds;
+  const double baseline_rate = double(events) / baseline_seconds;
   std::printf(
       "case=%s brook=%.0f baseline=%.0f ratio=%.3f ckpt_median_ms=%.0f ckpt_max_ms=%.0f "
       "checkpoints=%zu failed_checkpoints=%d state_mb=%.0f events=%llu brook_s=%.2f "
-      "baseline_s=%.2f recovery_s=%s match=%s\n",
+      "baseline_s=%.2f rounds=%d recovery_s=%s match=%s\n",
       name.c_str(), brook_rate, baseline_rate, brook_rate / baseline_rate, Median(durations),
       durations.empty() ? 0.0 : *std::max_element(durations.begin(), durations.end()),
-      durations.size(), with.failed_checkpoints, double(max_state) / 1e6,
-      (unsigned long long)events, with.seconds, without.seconds, recovery.c_str(),
-      match ? "yes" : "no");
+      durations.size(), failed_checkpoints, double(max_state) / 1e6, (unsigned long long)events,
+      brook_seconds, baseline_seconds, settings.rounds, recovery.c_str(), match ? "yes" : "no");
   std::fflush(stdout);
   if (!match) std::fprintf(stderr, "case %s: MISMATCH\n", name.c_str());
   return match;
@@ -390,7 +407,8 @@ bool RunCase(const Settings& settings, const std::string& name, const std::strin
   std::fprintf(stderr, "error: %s\n", error);
   std::fprintf(stderr,
                "usage: brook_checkpoint_bench [checkpoint_memory|checkpoint_lmdb...] "
-               "[--state-bytes B] [--events N] [--interval-ms MS] [--no-recovery | --recovery-only]\n");
+               "[--state-bytes B] [--events N] [--interval-ms MS] [--rounds R]\n"
+               "                              [--no-recovery | --recovery-only]\n");
   std::exit(2);
 }
 
@@ -419,6 +437,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--interval-ms") {
       settings.interval_ms = int(value("--interval-ms"));
       if (settings.interval_ms < 1) Usage("--interval-ms must be positive");
+    } else if (arg == "--rounds") {
+      settings.rounds = int(value("--rounds"));
+      if (settings.rounds < 1) Usage("--rounds must be positive");
     } else if (arg == "--no-recovery") {
       settings.recovery = false;
     } else if (arg == "--recovery-only") {

@@ -119,6 +119,10 @@ void StreamTask::Run() {
   } catch (const TaskCancelled&) {
     // Cancelled while blocked: not a failure.
   } catch (...) {
+    // A failed task lets go of its channels: the tasks at their other ends in this process,
+    // blocked on a full channel to it or an empty one from it, end as cancelled instead of
+    // waiting forever (until the job fails over, if anything is left to tell it).
+    for (auto* c : channels_) c->Cancel();
     CloseChain();
     mailbox_.Close();
     throw;

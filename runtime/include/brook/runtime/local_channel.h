@@ -36,7 +36,9 @@ using ChannelElement = std::variant<RecordBatch<T>, StreamEvent>;
 class ChannelBase {
  public:
   virtual ~ChannelBase() = default;
-  // Wakes a blocked producer with TaskCancelled and makes further sends throw it.
+  // Wakes a blocked producer with TaskCancelled and makes further sends throw it. A local
+  // channel's consumer is woken too, and its polls throw TaskCancelled: a task that fails
+  // cancels its channels, so that its neighbours in the process end rather than wait for it.
   virtual void Cancel() = 0;
   // Elements (local) or buffers (network) waiting in the channel, out of how many it holds.
   virtual size_t queued() const = 0;
@@ -120,6 +122,9 @@ class LocalChannel final : public ChannelBase, public ChannelSender<T>, public C
     bool wake_producer;
     {
       std::lock_guard lock(mutex_);
+      // Cancelled: the producer's task failed or the job is being cancelled; either way nothing
+      // more is coming that anyone needs.
+      if (cancelled_) throw TaskCancelled();
       if (queue_.empty()) return false;
       out = std::move(queue_.front());
       queue_.pop_front();
