@@ -144,6 +144,31 @@ TEST(FlatCopyTableTest, ErasingDuringIterationVisitsEveryOtherElementOnce) {
   for (const auto& [key, value] : table) EXPECT_EQ(key % 2, 1u);
 }
 
+// Every key of a heap partition has the same hash modulo the max parallelism (that is how it
+// got there), so the table must not pick groups by the hash's low bits: all keys would start in
+// a few groups and probe through long runs of full ones. Compares, per lookup of an absent key,
+// are what such runs cost (a tag matches 1 slot in ~254).
+struct SameLowBitsHash {
+  size_t operator()(uint64_t k) const { return size_t(GoodHash{}(k) << 7 | 5); }
+};
+struct CountingEq {
+  static inline uint64_t calls = 0;
+  bool operator()(uint64_t a, uint64_t b) const {
+    ++calls;
+    return a == b;
+  }
+};
+
+TEST(FlatCopyTableTest, KeysWhoseHashesShareTheLowBitsDoNotCluster) {
+  FlatCopyTable<uint64_t, Value, SameLowBitsHash, CountingEq, LargeTableAllocator<std::byte>> table;
+  constexpr uint64_t kKeys = 100'000;
+  for (uint64_t k = 0; k < kKeys; ++k) table.emplace(k, Value{});
+  CountingEq::calls = 0;
+  for (uint64_t k = kKeys; k < 2 * kKeys; ++k) ASSERT_FALSE(table.contains(k));
+  // Spread out: about 0.1 compares per lookup. Clustered in 1/128 of the groups: hundreds.
+  EXPECT_LT(double(CountingEq::calls) / kKeys, 1.0);
+}
+
 TEST(FlatCopyTableTest, ReserveMakesRoomWithoutRehashing) {
   Table<GoodHash> table;
   table.reserve(100'000);
