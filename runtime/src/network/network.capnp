@@ -6,7 +6,8 @@
 # with its own (so a peer without the token never learns it); each checks the other's Hello
 # before anything else. Then:
 #   consumer -> producer: RequestChannel (once per channel, carries the initial credits),
-#                         Credit (for buffers the consumer has drained, a few at a time), CloseChannel
+#                         Credit (for buffers the consumer has drained, a few at a time),
+#                         CloseChannel
 #   producer -> consumer: DataBuffer (only against a credit), CloseChannel
 # Evolve by Cap'n Proto's rules: add fields and union members, never renumber. A change that
 # old peers cannot ignore bumps the protocol version (kProtocolVersion in wire_internal.h).
