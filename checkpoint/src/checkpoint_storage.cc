@@ -462,7 +462,7 @@ void CheckpointStorage::ApplyRetention(const std::string& job_id) {
 
 // The keyed entries of one operator that a restored subtask owns, read out of the checkpoint
 // when asked for: one LMDB value per key group, decoded entry by entry into one reused
-// StateEntry (the encoding is KeyedGroupEncoder's), so reading costs no copy of the state.
+// StateEntry (a count, then a KeyGroupBlock's bytes), so reading costs no copy of the state.
 class CheckpointStorage::StoredKeyedView final : public KeyedStateView {
  public:
   // Key groups `range` of the keyed entries under `prefix` (one old subtask's).
@@ -476,23 +476,17 @@ class CheckpointStorage::StoredKeyedView final : public KeyedStateView {
 
  protected:
   void ForEachEntryImpl(const std::function<void(const StateEntry&)>& sink) override {
-    StateEntry entry;
     for (const Scan& scan : scans_) {
       env_->Scan(scan.prefix, scan.prefix + Fixed(scan.range.first),
                  [&](std::string_view key, std::string_view value) {
                    const int32_t group =
                        int32_t(std::stol(std::string(key.substr(scan.prefix.size()))));
                    if (group > scan.range.last) return false;
-                   entry.key_group = group;
                    BufferReader reader(std::span<const std::byte>(
                        reinterpret_cast<const std::byte*>(value.data()), value.size()));
-                   for (uint64_t n = reader.ReadVarint(); n > 0; --n) {
-                     Serde<std::string>::Read(reader, entry.state_name);
-                     Serde<std::string>::Read(reader, entry.key);
-                     Serde<std::string>::Read(reader, entry.value);
-                     sink(entry);
-                   }
-                   reader.ExpectEnd();
+                   const uint64_t count = reader.ReadVarint();  // then PutKeyGroup's block
+                   KeyGroupBlock::ForEachEntry(group, count, reader.ReadSpan(reader.remaining()),
+                                               sink);
                    return true;
                  });
     }

@@ -14,10 +14,12 @@ void KeyGroupBlock::Add(const StateEntry& e) {
   ++count;
 }
 
-void KeyGroupBlock::ForEachEntry(const std::function<void(const StateEntry&)>& sink) const {
+void KeyGroupBlock::ForEachEntry(int32_t key_group, uint64_t count,
+                                 std::span<const std::byte> bytes,
+                                 const std::function<void(const StateEntry&)>& sink) {
   StateEntry entry;
   entry.key_group = key_group;
-  BufferReader reader(std::span<const std::byte>(bytes.data(), bytes.size()));
+  BufferReader reader(bytes);
   for (uint64_t n = count; n > 0; --n) {
     Serde<std::string>::Read(reader, entry.state_name);
     Serde<std::string>::Read(reader, entry.key);

@@ -29,8 +29,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <type_traits>
 #include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 

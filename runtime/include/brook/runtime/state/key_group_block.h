@@ -49,7 +49,12 @@ struct KeyGroupBlock {
   void Add(const StateEntry& e);
   // Calls sink(entry) for each entry of the block, decoded into one reused StateEntry. Throws
   // SerdeError on bytes that are not an encoding of `count` entries.
-  void ForEachEntry(const std::function<void(const StateEntry&)>& sink) const;
+  void ForEachEntry(const std::function<void(const StateEntry&)>& sink) const {
+    ForEachEntry(key_group, count, bytes, sink);
+  }
+  // The same over encoded bytes held elsewhere (a block as checkpoint storage read it back).
+  static void ForEachEntry(int32_t key_group, uint64_t count, std::span<const std::byte> bytes,
+                           const std::function<void(const StateEntry&)>& sink);
 };
 using KeyGroupSink = std::function<void(KeyGroupBlock&)>;
 
