@@ -15,7 +15,7 @@
 //
 //   brook_shuffle_bench CASE... [--events N] [--runs R] [--warmup N] [--latency-seconds S]
 //                               [--rate-fraction F] [--buffer-timeout-ms T] [--keys K]
-//                               [--credits C]
+//                               [--credits C] [--buffer-kib B]
 //
 // --events is the number of records (default 5M, 500 MB); --warmup the records of a first,
 // untimed job (default 500k).
@@ -98,6 +98,7 @@ struct Settings {
   double rate_fraction = 0.5;
   int buffer_timeout_ms = -1;  // -1: the defaults (NetworkOptions, StreamTaskOptions)
   int credits = -1;            // -1: NetworkOptions' default initial credits per channel
+  int buffer_kib = -1;         // -1: NetworkOptions' default network buffer size
 };
 
 // What a job run is: sent from the parent to the child, which builds the same graph.
@@ -243,6 +244,7 @@ brook::NetworkOptions NetworkOptionsFor(const Settings& settings) {
   if (settings.buffer_timeout_ms >= 0)
     options.buffer_timeout = std::chrono::milliseconds(settings.buffer_timeout_ms);
   if (settings.credits > 0) options.initial_credits = uint32_t(settings.credits);
+  if (settings.buffer_kib > 0) options.buffer_bytes = size_t(settings.buffer_kib) << 10;
   return options;
 }
 
@@ -485,7 +487,7 @@ class Parent {
   std::fprintf(stderr,
                "error: %s\nusage: brook_shuffle_bench [shuffle_tcp] [latency] [--events N] "
                "[--runs R] [--warmup N] [--keys K] [--latency-seconds S] [--rate-fraction F] "
-               "[--buffer-timeout-ms T] [--credits C]\n",
+               "[--buffer-timeout-ms T] [--credits C] [--buffer-kib B]\n",
                error);
   std::exit(2);
 }
@@ -510,6 +512,7 @@ int main(int argc, char** argv) {
       else if (arg == "--rate-fraction") settings.rate_fraction = std::stod(value());
       else if (arg == "--buffer-timeout-ms") settings.buffer_timeout_ms = std::stoi(value());
       else if (arg == "--credits") settings.credits = std::stoi(value());
+      else if (arg == "--buffer-kib") settings.buffer_kib = std::stoi(value());
       else if (arg == "shuffle_tcp" || arg == "latency") cases.emplace_back(arg);
       else Usage(("unknown argument " + std::string(arg)).c_str());
     } catch (const std::logic_error&) {

@@ -196,5 +196,50 @@ TEST_F(FramedConnectionTest, FramesFromSeveralThreadsKeepEachSendersOrderPastAFu
   EXPECT_EQ(handler_.closed(), "");
 }
 
+TEST_F(FramedConnectionTest, FramesSentTogetherKeepEachSendersOrderPastAFullSocket) {
+  // As above, but each sender hands over groups of 1 to 20 frames with SendAll (more than one
+  // direct write takes), mixed with single Sends: a group goes out in one write, or partly
+  // (cut inside any of its frames) with the rest queued behind it.
+  asio::write(raw_, asio::buffer(MakeFrame(MakeBody(0, 0, 1)).Flatten()));
+  ASSERT_EQ(handler_.WaitFor(1).size(), 1u);
+  constexpr uint32_t kSenders = 3;
+  constexpr uint32_t kFramesPerSender = 300;
+  std::vector<std::thread> senders;
+  for (uint32_t s = 1; s <= kSenders; ++s) {
+    senders.emplace_back([this, s] {
+      std::vector<OutgoingFrame> group;
+      uint32_t i = 0;
+      for (uint32_t group_size = 1; i < kFramesPerSender; group_size = group_size % 20 + 1) {
+        for (uint32_t k = 0; k < group_size && i < kFramesPerSender; ++k, ++i)
+          group.push_back(MakeFrame(MakeBody(s, i, 1024 + i % 7)));
+        if (group.size() == 1) {
+          connection_->Send(std::move(group.front()));
+          group.clear();
+        } else {
+          connection_->SendAll(group);
+          EXPECT_TRUE(group.empty());
+        }
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  std::vector<uint32_t> next(kSenders + 1, 0);
+  for (uint32_t n = 0; n < kSenders * kFramesPerSender; ++n) {
+    std::array<std::byte, 4> prefix;
+    asio::read(raw_, asio::buffer(prefix));
+    const uint32_t length = DecodeFrameLength(prefix);
+    ASSERT_GE(length, 1024u * 8);
+    ASSERT_LE(length, 1030u * 8);
+    std::vector<std::byte> body(length);
+    asio::read(raw_, asio::buffer(body));
+    const uint64_t id = CheckBody(body);
+    const uint32_t sender = uint32_t(id >> 32);
+    ASSERT_GE(sender, 1u);
+    ASSERT_LE(sender, kSenders);
+    EXPECT_EQ(uint32_t(id), next[sender]++) << "sender " << sender << " out of order";
+  }
+  EXPECT_EQ(handler_.closed(), "");
+}
+
 }  // namespace
 }  // namespace brook::network

@@ -183,6 +183,50 @@ TEST(NetworkFlowControl, CreditsGoBackInGroupsOfHalfTheChannelsCredits) {
   producer.done.get();
 }
 
+TEST(NetworkFlowControl, ABatchSpanningMoreBuffersThanCreditsFlowsThrough) {
+  // A batch of 2000 ints fills about ten 1 KiB buffers against 4 credits. Full buffers of one
+  // batch are held back to go out together; the ones held when the credits run out must go out
+  // before the producer waits, or the consumer never sees them and never returns a credit.
+  EnvPair envs(SmallBuffers());
+  NetworkChannelReceiver<int> in(envs.consumer, Id(1), envs.producer.address());
+  NetworkChannelSender<int> out(envs.producer, Id(1));
+  constexpr int kBatches = 10;
+  constexpr int kBatchRecords = 2000;
+  auto producer = std::async(std::launch::async, [&out] {
+    int64_t backpressure_ns = 0;
+    for (int b = 0; b < kBatches; ++b) {
+      RecordBatch<int> batch = out.AcquireBatch();
+      for (int k = 0; k < kBatchRecords; ++k) batch.push(b * kBatchRecords + k, kNoTimestamp);
+      out.Send(std::move(batch), &backpressure_ns);
+    }
+    out.Send(StreamEvent(EndOfPartition{}), &backpressure_ns);
+  });
+  // Records arrive in order, each once.
+  TaskNotifier notifier;
+  in.SetConsumerNotifier(&notifier);
+  Detach detach{in};
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  int next = 0;
+  bool ended = false;
+  ChannelElement<int> element;
+  while (!ended && std::chrono::steady_clock::now() < deadline) {
+    if (!in.Poll(element)) {
+      notifier.WaitUntil(deadline);
+      continue;
+    }
+    if (auto* batch = std::get_if<RecordBatch<int>>(&element)) {
+      for (const auto& record : batch->records) ASSERT_EQ(record.value, next++);
+      in.Recycle(std::move(*batch));
+    } else {
+      ended = std::holds_alternative<EndOfPartition>(std::get<StreamEvent>(element));
+    }
+  }
+  EXPECT_TRUE(ended) << "stalled after " << next << " records";
+  EXPECT_EQ(next, kBatches * kBatchRecords);
+  if (!ended) out.Cancel();
+  producer.wait();
+}
+
 TEST(NetworkFlowControl, CancelUnblocksASenderWaitingForCredit) {
   EnvPair envs(SmallBuffers());
   NetworkChannelReceiver<int> in(envs.consumer, Id(1), envs.producer.address());

@@ -24,6 +24,9 @@ namespace {
 // a bounded number of buffers out of the pool.
 constexpr size_t kMaxFramesPerWrite = 64;
 constexpr size_t kMaxBytesPerWrite = size_t{2} << 20;
+// Frames one direct write on the sender's thread takes at most (two parts each); the strand
+// writes whatever does not fit.
+constexpr size_t kMaxFramesPerDirectWrite = 16;
 // Without a pool, a read buffer that grew beyond this for one large frame is let go, so an idle
 // connection does not pin the memory of its largest frame.
 constexpr size_t kMaxRetainedBodyBytes = size_t{64} << 10;
@@ -86,33 +89,56 @@ void FramedConnection::OnConnected() {
   ReadMore();
 }
 
-void FramedConnection::Send(OutgoingFrame frame) {
+void FramedConnection::Send(OutgoingFrame frame) { SendFrames({&frame, 1}); }
+
+void FramedConnection::SendAll(std::vector<OutgoingFrame>& frames) {
+  SendFrames(frames);
+  frames.clear();
+}
+
+void FramedConnection::SendFrames(std::span<OutgoingFrame> frames) {
   bool start = false;
   {
     std::lock_guard lock(send_mutex_);
     if (closed() || refusing_) return;
+    size_t written = 0;
     if (connected_ && !writing_ && queue_.empty()) {
       // Nothing queued: write on the caller's thread. Waking the I/O thread for every buffer
       // costs two context switches, more than the write itself on a busy machine.
-      const size_t written = WriteNow(frame);
-      if (written == frame.size()) {
-        if (pool_ != nullptr && !frame.payload.empty()) pool_->Release(std::move(frame.payload));
-        return;
+      written = WriteNow(frames);
+      while (!frames.empty() && written >= frames.front().size()) {
+        written -= frames.front().size();
+        if (pool_ != nullptr && !frames.front().payload.empty())
+          pool_->Release(std::move(frames.front().payload));
+        frames = frames.subspan(1);
       }
-      first_frame_written_ = written;  // the socket is full: the strand writes the rest
+      if (frames.empty()) return;
+      // The socket is full: the strand writes the rest, starting `written` bytes in.
     }
-    queue_.push_back(std::move(frame));
-    if (connected_ && !writing_) start = writing_ = true;
+    start = QueueLocked(frames, written);
   }
   if (start) asio::post(socket_.get_executor(), [self = shared_from_this()] { self->WriteSome(); });
 }
 
-size_t FramedConnection::WriteNow(const OutgoingFrame& frame) {
-  iovec parts[2] = {{const_cast<std::byte*>(frame.head.data()), frame.head.size()},
-                    {const_cast<std::byte*>(frame.payload.data()), frame.payload.size()}};
+bool FramedConnection::QueueLocked(std::span<OutgoingFrame> frames, size_t written) {
+  if (written > 0) first_frame_written_ = written;  // only ever with an empty queue
+  for (auto& frame : frames) queue_.push_back(std::move(frame));
+  if (!connected_ || writing_) return false;
+  writing_ = true;
+  return true;
+}
+
+size_t FramedConnection::WriteNow(std::span<const OutgoingFrame> frames) {
+  iovec parts[2 * kMaxFramesPerDirectWrite];
+  size_t count = 0;
+  for (const auto& frame : frames.first(std::min(frames.size(), kMaxFramesPerDirectWrite))) {
+    parts[count++] = {const_cast<std::byte*>(frame.head.data()), frame.head.size()};
+    if (!frame.payload.empty())
+      parts[count++] = {const_cast<std::byte*>(frame.payload.data()), frame.payload.size()};
+  }
   msghdr message{};
   message.msg_iov = parts;
-  message.msg_iovlen = frame.payload.empty() ? 1 : 2;
+  message.msg_iovlen = count;
   const ssize_t n = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
   // On an error nothing is written here; the strand's write meets the same error and closes.
   return n > 0 ? size_t(n) : 0;

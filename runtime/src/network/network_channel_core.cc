@@ -32,7 +32,13 @@ void OutboundChannel::ThrowIfStoppedLocked() const {
     throw std::runtime_error("network channel " + id_.ToString() + " failed: " + failure_);
 }
 
-void OutboundChannel::SendBuffer(std::unique_lock<std::mutex>&, int64_t* backpressure_ns) {
+namespace {
+// Full buffers one write holds back at most before it sends them together.
+constexpr size_t kMaxHeldFrames = 8;
+}  // namespace
+
+void OutboundChannel::SendBuffer(std::unique_lock<std::mutex>&, int64_t* backpressure_ns,
+                                 bool more_follows) {
   if (buffer_.empty()) return;
   if (buffer_.size() > settings_.max_payload_bytes) {
     throw std::runtime_error("network channel " + id_.ToString() + ": a buffer of " +
@@ -43,6 +49,12 @@ void OutboundChannel::SendBuffer(std::unique_lock<std::mutex>&, int64_t* backpre
   std::shared_ptr<FrameSink> sink;
   {
     std::unique_lock lock(state_mutex_);
+    if (credits_ == 0 && !held_.empty()) {
+      // The consumer may be waiting for exactly these: send them before waiting for a credit.
+      lock.unlock();
+      SendHeld();
+      lock.lock();
+    }
     if (credits_ == 0 && !cancelled_ && !released_ && failure_.empty()) {
       // No credit: the consumer holds all the buffers it granted. Park like a full local channel.
       const auto start = std::chrono::steady_clock::now();
@@ -55,23 +67,34 @@ void OutboundChannel::SendBuffer(std::unique_lock<std::mutex>&, int64_t* backpre
                                 .count();
       }
     }
+    if (cancelled_ || released_ || !failure_.empty()) held_.clear();  // nowhere to go now
     ThrowIfStoppedLocked();
     --credits_;
     flush_pending_ = false;  // this buffer is what a pending flush wanted out
     sink = sink_;
   }
-  Transmit(sink);
+  Transmit(sink, more_follows);
 }
 
-void OutboundChannel::Transmit(const std::shared_ptr<FrameSink>& sink) {
+void OutboundChannel::Transmit(const std::shared_ptr<FrameSink>& sink, bool hold) {
   OutgoingFrame frame = EncodeDataBuffer(id_, next_sequence_++, std::move(buffer_));
   bytes_sent_->Inc(int64_t(frame.size()));
   buffer_started_ns_.store(0);
   buffer_ = host_->buffers().Acquire();
-  sink->Send(std::move(frame));
+  if (held_.empty() && !hold) return sink->Send(std::move(frame));
+  held_.push_back(std::move(frame));
+  held_sink_ = sink;  // the channel binds to one sink for life
+  if (!hold || held_.size() == kMaxHeldFrames) SendHeld();
+}
+
+void OutboundChannel::SendHeld() {
+  if (held_.empty()) return;
+  held_sink_->SendAll(held_);
+  held_.clear();
 }
 
 void OutboundChannel::EndWrite(std::unique_lock<std::mutex>& lock) {
+  SendHeld();
   int64_t deadline = 0;
   if (!buffer_.empty() && buffer_started_ns_.load(std::memory_order_relaxed) == 0) {
     const int64_t now = SteadyNowNs();

@@ -46,6 +46,13 @@ class FrameSink {
   virtual ~FrameSink() = default;
   // Queues `frame`; frames go out in the order queued. Dropped once the connection is closed.
   virtual void Send(OutgoingFrame frame) = 0;
+  // Queues every frame of `frames` in order and empties it. A connection with nothing queued
+  // writes them in one system call: on this kind of machine a call costs as much as copying
+  // tens of kilobytes, so a producer that has several buffers ready hands them over together.
+  virtual void SendAll(std::vector<OutgoingFrame>& frames) {
+    for (auto& frame : frames) Send(std::move(frame));
+    frames.clear();
+  }
 };
 
 }  // namespace brook::network

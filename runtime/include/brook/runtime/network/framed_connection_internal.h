@@ -7,8 +7,9 @@
 // later one to OnFrame. A length of zero, not a multiple of 8 (a Cap'n Proto message is whole
 // words) or above the limit, a refused handshake, a rejected frame or a socket error closes the
 // connection with a logged error.
-// Writing: a frame sent while nothing is queued or being written is written at once, without
-// blocking, on the sending thread; whatever the socket does not take is queued, and the strand
+// Writing: frames sent (one by Send, several by SendAll) while nothing is queued or being written
+// are written at once, in one call without blocking, on the sending thread; whatever the socket
+// does not take is queued, and the strand
 // writes everything queued in one gathered write, so a busy connection makes few system calls.
 // Frames queued before the connection is established (the protocol's own Hello) go out first.
 //
@@ -26,6 +27,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -87,6 +89,7 @@ class FramedConnection final : public FrameSink,
   void StartAccepted();
   void StartConnect(boost::asio::ip::tcp::resolver::results_type endpoints);
   void Send(OutgoingFrame frame) override;
+  void SendAll(std::vector<OutgoingFrame>& frames) override;
   // Closes the socket and reports OnClosed once; `error` selects the log level. Idempotent.
   void Close(std::string reason, bool error);
 
@@ -105,9 +108,15 @@ class FramedConnection final : public FrameSink,
   bool CheckLength(uint32_t length);
   // Hands body_ to the handler; false if the connection closed.
   bool HandleBody();
-  // Writes what the socket takes now without blocking, on the calling thread; returns the bytes
-  // written (0 on EAGAIN or an error). REQUIRES: send_mutex_ held, no write in progress.
-  size_t WriteNow(const OutgoingFrame& frame);
+  // Writes what the socket takes of `frames` now, in one call without blocking, on the calling
+  // thread; returns the bytes written (0 on EAGAIN or an error). REQUIRES: send_mutex_ held, no
+  // write in progress.
+  size_t WriteNow(std::span<const OutgoingFrame> frames);
+  // Queues `frames` (moved from), the first `written` bytes of which went out already, and
+  // returns true if the caller must start the strand's writer. REQUIRES: send_mutex_ held.
+  bool QueueLocked(std::span<OutgoingFrame> frames, size_t written);
+  // Send and SendAll: writes at once what the socket takes, queues the rest in order.
+  void SendFrames(std::span<OutgoingFrame> frames);
   void WriteSome();
   void OnWritten(const boost::system::error_code& ec);
   void CloseOnError(const boost::system::error_code& ec, const char* what);

@@ -6,7 +6,8 @@
 //                                                                   -> InputGate: consumer task
 //
 // The sender serializes each RecordBatch<T> with brook::Serde<T>, and each event, into network
-// buffers (element_codec.h). A buffer goes out when it is full, right after an event (so
+// buffers (element_codec.h). A buffer goes out when it is full (the full buffers of one batch
+// together, in one system call, when the batch is written), right after an event (so
 // watermarks, barriers and end-of-partition never wait behind a batch), when the task flushes
 // (ChannelSender::Flush, before it parks), and at the latest after the buffer timeout. Sending
 // needs a credit from the consumer; without one, Send() blocks like a full LocalChannel (the
@@ -126,7 +127,8 @@ class NetworkChannelSender final : public ChannelBase, public ChannelSender<T> {
       }
       buffer[header] = std::byte(network::ElementTag::kRecords);
       std::memcpy(buffer.data() + header + 1, &count, sizeof(count));
-      if (buffer.size() >= limit) channel_->SendBuffer(lock, backpressure_ns);
+      // A full buffer with more of the batch to come waits for the next one (see SendBuffer).
+      if (buffer.size() >= limit) channel_->SendBuffer(lock, backpressure_ns, i < n);
     }
     channel_->EndWrite(lock);
   }

@@ -83,9 +83,13 @@ class OutboundChannel {
   // Sends the buffer (if not empty) against a credit, waiting for one if there is none (the wait
   // is added to *backpressure_ns), and starts a new empty one. Throws TaskCancelled after
   // Cancel() or when the consumer released the channel, std::runtime_error on failure or for a
-  // buffer beyond the frame limit.
-  void SendBuffer(std::unique_lock<std::mutex>& lock, int64_t* backpressure_ns);
-  // Ends a write: unlocks, and arms the buffer timeout if the buffer holds data.
+  // buffer beyond the frame limit. `more_follows`: the caller is about to fill another buffer in
+  // this write, so this one may wait for it (until EndWrite at the latest) and both go out in
+  // one system call.
+  void SendBuffer(std::unique_lock<std::mutex>& lock, int64_t* backpressure_ns,
+                  bool more_follows = false);
+  // Ends a write: sends the buffers held back for it, unlocks, and arms the buffer timeout if
+  // the buffer holds data.
   void EndWrite(std::unique_lock<std::mutex>& lock);
   // Sends the buffer now if a credit is there, else as soon as one arrives. Never blocks.
   void Flush();
@@ -114,8 +118,11 @@ class OutboundChannel {
   // Sends a flushed buffer if a credit is there. `wait_for_lock`: the producer may block on the
   // buffer lock, the environment's threads only try it (the producer then sends it itself).
   void SendPendingFlush(bool wait_for_lock);
-  // REQUIRES: buffer lock held and a credit taken.
-  void Transmit(const std::shared_ptr<FrameSink>& sink);
+  // Encodes the buffer and sends it after the held frames, or holds it too (`hold`). REQUIRES:
+  // buffer lock held and a credit taken.
+  void Transmit(const std::shared_ptr<FrameSink>& sink, bool hold = false);
+  // Sends the frames held back in this write. REQUIRES: buffer lock held.
+  void SendHeld();
   void ThrowIfStoppedLocked() const;
 
   const std::shared_ptr<ChannelHost> host_;  // first: outlives the connection below
@@ -126,6 +133,10 @@ class OutboundChannel {
   std::mutex buffer_mutex_;
   std::vector<std::byte> buffer_;      // guarded by buffer_mutex_
   uint64_t next_sequence_ = 0;         // guarded by buffer_mutex_
+  // Full buffers of the write in progress, encoded and credited, waiting to go out together.
+  // Empty whenever the buffer lock is free.
+  std::vector<OutgoingFrame> held_;    // guarded by buffer_mutex_
+  std::shared_ptr<FrameSink> held_sink_;  // guarded by buffer_mutex_: where held_ goes
   // When the buffer got its first bytes (steady ns), 0 while empty. Written under buffer_mutex_,
   // read by the timeout scan without it.
   std::atomic<int64_t> buffer_started_ns_{0};
