@@ -101,9 +101,9 @@ class GeneratorSource final : public SourceOperatorBase, WithOutput<T> {
         continue;
       }
       exhausted_in_a_row = 0;
-      T value = fn_(index);
-      Timestamp ts = timestamp_of_ ? timestamp_of_(value) : kNoTimestamp;
-      batch_.records.push_back({std::move(value), ts});
+      // fn_'s result is built in its slot of the batch: a large record is not copied again.
+      StreamRecord<T>& record = batch_.records.emplace_back(Generated{fn_, index}, kNoTimestamp);
+      if (timestamp_of_) record.timestamp = timestamp_of_(record.value);
       ++split.next_offset;
       ++n;
     }
@@ -120,6 +120,12 @@ class GeneratorSource final : public SourceOperatorBase, WithOutput<T> {
 
  private:
   static constexpr const char* kSplitsState = "generator-splits";
+  // Converts to fn(index): initializing a T from it constructs the result in place.
+  struct Generated {
+    F& fn;
+    uint64_t index;
+    operator T() const { return fn(index); }
+  };
   struct Split {
     uint64_t id;
     uint64_t next_offset;
