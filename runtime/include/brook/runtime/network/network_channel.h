@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -207,12 +208,23 @@ class NetworkChannelReceiver final : public ChannelBase, public ChannelReceiver<
     uint64_t timestamp = uint64_t(kNoTimestamp);
     for (uint32_t i = 0; i < count; ++i) {
       timestamp += uint64_t(reader.ReadSignedVarint());
-      StreamRecord<T>& record = batch.records.emplace_back();
-      record.timestamp = Timestamp(timestamp);
-      Serde<T>::Read(reader, record.value);
+      if constexpr (detail::IsRawBytes<T>() && std::is_trivially_copyable_v<T>) {
+        // Built in its slot straight from the bytes: no default construction to overwrite.
+        batch.records.emplace_back(RawValue{reader}, Timestamp(timestamp));
+      } else {
+        StreamRecord<T>& record = batch.records.emplace_back();
+        record.timestamp = Timestamp(timestamp);
+        Serde<T>::Read(reader, record.value);
+      }
     }
     out = std::move(batch);
   }
+
+  // Converts to the next T read as raw bytes (a T initialized from it is constructed in place).
+  struct RawValue {
+    BufferReader& reader;
+    operator T() const { return reader.Read<T>(); }
+  };
 
   std::unique_ptr<network::InboundChannel> channel_;
   // Consumer thread only: the buffer being decoded and the batches handed back by Recycle.
