@@ -1,6 +1,8 @@
 // The checkpoint benchmark's job: see checkpoint_bench_job.h.
 #include "checkpoint_bench_job.h"
 
+#include "bench_util.h"
+
 #include <brook/brook.h>
 
 #include <array>
@@ -15,12 +17,7 @@ CheckpointBenchTotals& GlobalCheckpointBenchTotals() {
 
 namespace {
 
-inline uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+constexpr auto Mix = brook::bench::SplitMix64;
 
 struct Event {
   uint64_t key;

@@ -47,6 +47,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "brook/brook.h"
 #include "brook/cluster/channel_directory.h"
 #include "brook/cluster/task_deployment.h"
@@ -65,12 +66,7 @@ int64_t NowNs() {
       .count();
 }
 
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using brook::bench::SplitMix64;
 
 // A 100-byte record: key, running count, source stamp, then payload. Trivially copyable, so its
 // Serde is the memcpy fast path: exactly 100 bytes on the wire plus the record's timestamp byte.

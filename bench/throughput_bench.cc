@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_util.h"
 #include "brook/brook.h"
 #include "brook/cluster/mini_cluster.h"
 
@@ -53,12 +54,7 @@ constexpr uint64_t kUserBlocks = 157;  // kSplits * kUserBlocks = 10,048 distinc
 constexpr uint64_t kItems = 100'000;
 constexpr int64_t kBaseTs = 1'700'000'000'000;
 
-inline uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using brook::bench::SplitMix64;
 
 inline Event MakeEvent(uint64_t i) {
   const uint64_t h = SplitMix64(i);

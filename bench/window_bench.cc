@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_util.h"
 #include "brook/brook.h"
 #include "brook/cluster/mini_cluster.h"
 
@@ -50,12 +51,7 @@ struct Event {
   int64_t ts;
 };
 
-inline uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using brook::bench::SplitMix64;
 inline Event MakeEvent(uint64_t i) {
   return Event{SplitMix64(i) % kKeys, int64_t(i) / kEventsPerMs};
 }
