@@ -123,6 +123,27 @@ class FramedConnectionTest : public ::testing::Test {
     io_thread_.join();
   }
 
+  // Reads senders * frames_per_sender frames of MakeBody(sender in [1, senders], sequence) from
+  // the raw end, each at most max_length bytes, and checks each sender's come in order.
+  void ReadFramesInEachSendersOrder(uint32_t senders, uint32_t frames_per_sender,
+                                    uint32_t max_length) {
+    std::vector<uint32_t> next(senders + 1, 0);
+    for (uint32_t n = 0; n < senders * frames_per_sender; ++n) {
+      std::array<std::byte, 4> prefix;
+      asio::read(raw_, asio::buffer(prefix));
+      const uint32_t length = DecodeFrameLength(prefix);
+      ASSERT_GT(length, 0u);
+      ASSERT_LE(length, max_length);
+      std::vector<std::byte> body(length);
+      asio::read(raw_, asio::buffer(body));
+      const uint64_t id = CheckBody(body);
+      const uint32_t sender = uint32_t(id >> 32);
+      ASSERT_GE(sender, 1u);
+      ASSERT_LE(sender, senders);
+      EXPECT_EQ(uint32_t(id), next[sender]++) << "sender " << sender << " out of order";
+    }
+  }
+
   RecordingHandler handler_;
   BufferPool pool_{32 * 1024, 64};
   asio::io_context io_;
@@ -178,21 +199,7 @@ TEST_F(FramedConnectionTest, FramesFromSeveralThreadsKeepEachSendersOrderPastAFu
     });
   }
   for (auto& t : senders) t.join();
-  std::vector<uint32_t> next(kSenders + 1, 0);
-  for (uint32_t n = 0; n < kSenders * kFramesPerSender; ++n) {
-    std::array<std::byte, 4> prefix;
-    asio::read(raw_, asio::buffer(prefix));
-    const uint32_t length = DecodeFrameLength(prefix);
-    ASSERT_GT(length, 0u);
-    ASSERT_LE(length, 4097u * 8);
-    std::vector<std::byte> body(length);
-    asio::read(raw_, asio::buffer(body));
-    const uint64_t id = CheckBody(body);
-    const uint32_t sender = uint32_t(id >> 32);
-    ASSERT_GE(sender, 1u);
-    ASSERT_LE(sender, kSenders);
-    EXPECT_EQ(uint32_t(id), next[sender]++) << "sender " << sender << " out of order";
-  }
+  ReadFramesInEachSendersOrder(kSenders, kFramesPerSender, 4097 * 8);
   EXPECT_EQ(handler_.closed(), "");
 }
 
@@ -223,21 +230,7 @@ TEST_F(FramedConnectionTest, FramesSentTogetherKeepEachSendersOrderPastAFullSock
     });
   }
   for (auto& t : senders) t.join();
-  std::vector<uint32_t> next(kSenders + 1, 0);
-  for (uint32_t n = 0; n < kSenders * kFramesPerSender; ++n) {
-    std::array<std::byte, 4> prefix;
-    asio::read(raw_, asio::buffer(prefix));
-    const uint32_t length = DecodeFrameLength(prefix);
-    ASSERT_GE(length, 1024u * 8);
-    ASSERT_LE(length, 1030u * 8);
-    std::vector<std::byte> body(length);
-    asio::read(raw_, asio::buffer(body));
-    const uint64_t id = CheckBody(body);
-    const uint32_t sender = uint32_t(id >> 32);
-    ASSERT_GE(sender, 1u);
-    ASSERT_LE(sender, kSenders);
-    EXPECT_EQ(uint32_t(id), next[sender]++) << "sender " << sender << " out of order";
-  }
+  ReadFramesInEachSendersOrder(kSenders, kFramesPerSender, 1030 * 8);
   EXPECT_EQ(handler_.closed(), "");
 }
 
