@@ -9,22 +9,35 @@
 
 namespace brook {
 
-int RunJobMain(int argc, char** argv, const JobEntry& entry) {
+void AddJobMainOptions(CLI::App& app, JobMainOptions& options) {
+  app.add_flag("--local", options.local, "Run in this process (the default)");
+  app.add_option("-p,--parallelism", options.parallelism,
+                 "Default parallelism of the job's operators")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("args", options.job_args, "Arguments for the job, after --");
+}
+
+std::optional<JobGraph> BuildJobGraphOrExplain(const JobEntry& entry,
+                                               const JobMainOptions& options) {
   if (entry.abi_version != kJobAbiVersion) {
     std::cerr << "job '" << entry.name << "' was built against Brook job ABI "
               << entry.abi_version << ", this runner speaks " << kJobAbiVersion << "\n";
-    return 2;
+    return std::nullopt;
   }
+  try {
+    return BuildJobGraph(entry, JobArgs(options.job_args), options.parallelism);
+  } catch (const std::exception& e) {
+    std::cerr << "job '" << entry.name << "' could not be built: " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
+int RunJobMain(int argc, char** argv, const JobEntry& entry) {
   CLI::App app{std::string("Runs the Brook job '") + entry.name + "' on an embedded MiniCluster"};
-  bool local = true;
-  int parallelism = 0;
+  JobMainOptions options;
   bool quiet = false;
-  std::vector<std::string> job_args;
-  app.add_flag("--local", local, "Run on an in-process MiniCluster (the default)");
-  app.add_option("-p,--parallelism", parallelism, "Default parallelism of the job's operators")
-      ->check(CLI::Range(1, 1024));
+  AddJobMainOptions(app, options);
   app.add_flag("-q,--quiet", quiet, "Do not print the job graph and result");
-  app.add_option("args", job_args, "Arguments for the job, after --");
   app.allow_extras(false);
   try {
     app.parse(argc, argv);
@@ -32,13 +45,8 @@ int RunJobMain(int argc, char** argv, const JobEntry& entry) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  std::optional<JobGraph> graph;
-  try {
-    graph = BuildJobGraph(entry, JobArgs(job_args), parallelism);
-  } catch (const std::exception& e) {
-    std::cerr << "job '" << entry.name << "' could not be built: " << e.what() << "\n";
-    return 2;
-  }
+  std::optional<JobGraph> graph = BuildJobGraphOrExplain(entry, options);
+  if (!graph) return 2;
   if (!quiet) std::cerr << graph->Describe();
 
   MiniCluster cluster;

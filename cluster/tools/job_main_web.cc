@@ -47,31 +47,21 @@ bool Interrupted(std::chrono::milliseconds timeout) {
 int RunWithWebPage(int argc, char** argv, const brook::JobEntry& entry) {
   CLI::App app{std::string("Runs the Brook job '") + entry.name +
                "' on an embedded cluster with the web status page"};
-  bool local = true, exit_when_done = false;
-  int parallelism = 0;
+  brook::JobMainOptions options;
+  bool exit_when_done = false;
   uint16_t port = 8081;
-  std::vector<std::string> job_args;
-  app.add_flag("--local", local, "Run in this process (the default)");
+  brook::AddJobMainOptions(app, options);
   app.add_option("--web", port, "Serve the web status page and REST API on 127.0.0.1:PORT")->required();
-  app.add_option("-p,--parallelism", parallelism, "Default parallelism of the job's operators")
-      ->check(CLI::Range(1, 1024));
   app.add_flag("--exit-when-done", exit_when_done, "Exit when the job ends instead of serving on");
-  app.add_option("args", job_args, "Arguments for the job, after --");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  const brook::JobArgs args(job_args);
+  const std::optional<brook::JobGraph> graph = brook::BuildJobGraphOrExplain(entry, options);
+  if (!graph) return 2;
   int slots = 1;
-  try {
-    // Named: a range-for over a temporary's member would read a destroyed graph (before C++23).
-    const brook::JobGraph graph = brook::BuildJobGraph(entry, args, parallelism);
-    for (const auto& v : graph.vertices()) slots = std::max(slots, v.parallelism);
-  } catch (const std::exception& e) {
-    std::cerr << "job '" << entry.name << "' could not be built: " << e.what() << "\n";
-    return 2;
-  }
+  for (const auto& v : graph->vertices()) slots = std::max(slots, v.parallelism);
 
   spdlog::set_level(spdlog::level::warn);
   brook::JobManagerOptions jm_options;
@@ -97,7 +87,7 @@ int RunWithWebPage(int argc, char** argv, const brook::JobEntry& entry) {
 
   std::string id;
   try {
-    id = jobmanager.RunInProcess(entry, args, parallelism);
+    id = jobmanager.RunInProcess(entry, brook::JobArgs(options.job_args), options.parallelism);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 2;
