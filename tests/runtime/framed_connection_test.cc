@@ -155,7 +155,7 @@ class FramedConnectionTest : public ::testing::Test {
 };
 
 TEST_F(FramedConnectionTest, FramesArriveWholeHoweverTheStreamIsSplit) {
-  // A small handshake frame, then frames from one word to 200 KiB (larger than one read).
+  // A small handshake frame, then frames from one word to 400 KiB (larger than one read).
   std::vector<std::byte> stream;
   size_t count = 0;
   auto append = [&](std::vector<std::byte> body) {
@@ -164,7 +164,7 @@ TEST_F(FramedConnectionTest, FramesArriveWholeHoweverTheStreamIsSplit) {
     ++count;
   };
   append(MakeBody(0, 0, 4));
-  const size_t sizes[] = {1, 3, 4096, 1, 25'600, 2, 4000, 1, 16, 1};
+  const size_t sizes[] = {1, 3, 4096, 1, 25'600, 2, 4000, 1, 51'200, 1};
   for (uint32_t i = 1; i <= 60; ++i) append(MakeBody(0, i, sizes[i % 10]));
   // Write it in pieces of random size, from 1 byte (cutting length prefixes) to 300 KiB (many
   // frames in one read), pausing now and then so reads see the cuts.

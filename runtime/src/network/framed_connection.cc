@@ -197,7 +197,8 @@ void FramedConnection::OnWritten(const boost::system::error_code& ec) {
 // Reading: one read takes whatever the socket holds (up to kReadChunkBytes), and every whole frame
 // in it is copied out and handled, so a busy connection handles several frames per system call
 // and wakes their consumers once. A frame that arrived in part is finished with a read straight
-// into its own buffer, so large frames are copied at most once, by the part that came early.
+// into its own buffer (so large frames are copied at most once, by the part that came early)
+// that goes on into the read buffer, so the frames behind it come with the same call.
 void FramedConnection::ReadMore() {
   // Before the handshake only a small Hello may come: an unknown peer gets a small buffer.
   const size_t want = handshake_done_ ? kReadChunkBytes : options_.max_handshake_frame_bytes;
@@ -213,6 +214,7 @@ void FramedConnection::OnRead(const boost::system::error_code& ec, size_t n) {
   size_t pos = 0;
   while (!closed()) {
     const size_t available = n - pos;
+    if (available == 0) return ReadMore();
     if (available < kFrameLengthBytes) {
       // A partial length prefix: keep it at the front and read behind it.
       std::memmove(read_buffer_.data(), data + pos, available);
@@ -228,16 +230,24 @@ void FramedConnection::OnRead(const boost::system::error_code& ec, size_t n) {
     pos += here;
     if (here < length) {
       body_.resize(length);
-      asio::async_read(socket_, asio::buffer(body_.data() + here, length - here),
-                       [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                         if (ec) return self->CloseOnError(ec, "read failed");
-                         if (self->HandleBody()) self->ReadMore();
-                       });
-      return;
+      return FinishBody(here);
     }
     if (!HandleBody()) return;
-    if (pos == n) return ReadMore();
   }
+}
+
+void FramedConnection::FinishBody(size_t filled) {
+  // One read fills the rest of the body and goes on into read_buffer_: the frames behind this
+  // one come with the same system call.
+  const std::array<asio::mutable_buffer, 2> parts{
+      asio::buffer(body_.data() + filled, body_.size() - filled), asio::buffer(read_buffer_)};
+  socket_.async_read_some(parts, [self = shared_from_this(), filled](
+                                     const boost::system::error_code& ec, size_t n) {
+    if (ec) return self->CloseOnError(ec, "read failed");
+    const size_t missing = self->body_.size() - filled;
+    if (n < missing) return self->FinishBody(filled + n);
+    if (self->HandleBody()) self->OnRead(ec, n - missing);  // what went on into read_buffer_
+  });
 }
 
 void FramedConnection::ReadMoreAfter(size_t kept) {

@@ -103,6 +103,8 @@ class FramedConnection final : public FrameSink,
   void ReadMore();
   // Reads behind the `kept` bytes (a partial length prefix) at the front of read_buffer_.
   void ReadMoreAfter(size_t kept);
+  // Reads the rest of body_ (its first `filled` bytes are there) and what follows it.
+  void FinishBody(size_t filled);
   void OnRead(const boost::system::error_code& ec, size_t n);
   // False (closing the connection) for a length the protocol does not allow here.
   bool CheckLength(uint32_t length);
