@@ -1,12 +1,12 @@
 // The checkpoint benchmark's job: see checkpoint_bench_job.h.
 #include "checkpoint_bench_job.h"
 
-#include "bench_util.h"
-
 #include <brook/brook.h>
 
 #include <array>
 #include <string>
+
+#include "bench_util.h"
 
 namespace brook_bench {
 

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -123,6 +124,16 @@ class FramedConnectionTest : public ::testing::Test {
     io_thread_.join();
   }
 
+  // The raw end sends the handshake; then `senders` threads run send(sender) at once, sender from
+  // 1, while the raw end reads nothing.
+  void HandshakeThenSendFrom(uint32_t senders, const std::function<void(uint32_t)>& send) {
+    asio::write(raw_, asio::buffer(MakeFrame(MakeBody(0, 0, 1)).Flatten()));
+    ASSERT_EQ(handler_.WaitFor(1).size(), 1u);
+    std::vector<std::thread> threads;
+    for (uint32_t s = 1; s <= senders; ++s) threads.emplace_back(send, s);
+    for (auto& t : threads) t.join();
+  }
+
   // Reads senders * frames_per_sender frames of MakeBody(sender in [1, senders], sequence) from
   // the raw end, each at most max_length bytes, and checks each sender's come in order.
   void ReadFramesInEachSendersOrder(uint32_t senders, uint32_t frames_per_sender,
@@ -187,18 +198,12 @@ TEST_F(FramedConnectionTest, FramesFromSeveralThreadsKeepEachSendersOrderPastAFu
   // The raw end sends the handshake, then does not read while three threads send 4 MiB each,
   // far more than the socket buffers hold: sends go straight out, then queue behind a full
   // socket (a direct write may have put part of a frame out), then drain once the peer reads.
-  asio::write(raw_, asio::buffer(MakeFrame(MakeBody(0, 0, 1)).Flatten()));
-  ASSERT_EQ(handler_.WaitFor(1).size(), 1u);
   constexpr uint32_t kSenders = 3;
   constexpr uint32_t kFramesPerSender = 128;
-  std::vector<std::thread> senders;
-  for (uint32_t s = 1; s <= kSenders; ++s) {
-    senders.emplace_back([this, s] {
-      for (uint32_t i = 0; i < kFramesPerSender; ++i)
-        connection_->Send(MakeFrame(MakeBody(s, i, 4096 - 1 + i % 3)));
-    });
-  }
-  for (auto& t : senders) t.join();
+  HandshakeThenSendFrom(kSenders, [this](uint32_t s) {
+    for (uint32_t i = 0; i < kFramesPerSender; ++i)
+      connection_->Send(MakeFrame(MakeBody(s, i, 4096 - 1 + i % 3)));
+  });
   ReadFramesInEachSendersOrder(kSenders, kFramesPerSender, 4097 * 8);
   EXPECT_EQ(handler_.closed(), "");
 }
@@ -207,29 +212,23 @@ TEST_F(FramedConnectionTest, FramesSentTogetherKeepEachSendersOrderPastAFullSock
   // As above, but each sender hands over groups of 1 to 20 frames with SendAll (more than one
   // direct write takes), mixed with single Sends: a group goes out in one write, or partly
   // (cut inside any of its frames) with the rest queued behind it.
-  asio::write(raw_, asio::buffer(MakeFrame(MakeBody(0, 0, 1)).Flatten()));
-  ASSERT_EQ(handler_.WaitFor(1).size(), 1u);
   constexpr uint32_t kSenders = 3;
   constexpr uint32_t kFramesPerSender = 300;
-  std::vector<std::thread> senders;
-  for (uint32_t s = 1; s <= kSenders; ++s) {
-    senders.emplace_back([this, s] {
-      std::vector<OutgoingFrame> group;
-      uint32_t i = 0;
-      for (uint32_t group_size = 1; i < kFramesPerSender; group_size = group_size % 20 + 1) {
-        for (uint32_t k = 0; k < group_size && i < kFramesPerSender; ++k, ++i)
-          group.push_back(MakeFrame(MakeBody(s, i, 1024 + i % 7)));
-        if (group.size() == 1) {
-          connection_->Send(std::move(group.front()));
-          group.clear();
-        } else {
-          connection_->SendAll(group);
-          EXPECT_TRUE(group.empty());
-        }
+  HandshakeThenSendFrom(kSenders, [this](uint32_t s) {
+    std::vector<OutgoingFrame> group;
+    uint32_t i = 0;
+    for (uint32_t group_size = 1; i < kFramesPerSender; group_size = group_size % 20 + 1) {
+      for (uint32_t k = 0; k < group_size && i < kFramesPerSender; ++k, ++i)
+        group.push_back(MakeFrame(MakeBody(s, i, 1024 + i % 7)));
+      if (group.size() == 1) {
+        connection_->Send(std::move(group.front()));
+        group.clear();
+      } else {
+        connection_->SendAll(group);
+        EXPECT_TRUE(group.empty());
       }
-    });
-  }
-  for (auto& t : senders) t.join();
+    }
+  });
   ReadFramesInEachSendersOrder(kSenders, kFramesPerSender, 1030 * 8);
   EXPECT_EQ(handler_.closed(), "");
 }

@@ -9,8 +9,8 @@
 // connection with a logged error.
 // Writing: frames sent (one by Send, several by SendAll) while nothing is queued or being written
 // are written at once, in one call without blocking, on the sending thread; whatever the socket
-// does not take is queued, and the strand
-// writes everything queued in one gathered write, so a busy connection makes few system calls.
+// does not take is queued, and the strand writes everything queued in one gathered write, so a
+// busy connection makes few system calls.
 // Frames queued before the connection is established (the protocol's own Hello) go out first.
 //
 // Threading: Send(), Close() and the accessors from any thread; everything else, and every
